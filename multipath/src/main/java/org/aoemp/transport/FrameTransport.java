@@ -1,0 +1,45 @@
+package org.aoemp.transport;
+
+import java.nio.ByteBuffer;
+
+/**
+ * Raw Ethernet frames of type 0x88A2 on one local NIC.
+ *
+ * <p>Threading: {@link #start} launches one receive thread that calls the handler for every AoE
+ * frame addressed to this NIC (or broadcast); frames this NIC sent itself are not delivered.
+ * {@link #send} may be called from any thread, concurrently; each caller passes its own buffer.
+ * {@link #close} stops the receive thread promptly (well under a second), waits for it, and
+ * releases native resources; it is idempotent.
+ */
+public interface FrameTransport extends AutoCloseable
+{
+    /** Interface name, e.g. {@code eth0}. */
+    String name();
+
+    /** This NIC's MAC address (48 bits in the low bytes of the long). */
+    long mac();
+
+    /** This NIC's MTU: the largest frame payload after the 14-byte Ethernet header. */
+    int mtu();
+
+    /** Whether the link is up now (carrier and administratively up). Cheap enough to poll every few ms. */
+    boolean isUp();
+
+    /** Starts delivering received frames to {@code handler} on a new receive thread. Once only. */
+    void start(FrameHandler handler);
+
+    /**
+     * Sends bytes {@code [0, length)} of {@code frame} as one Ethernet frame. The frame must already
+     * carry its Ethernet header; frames shorter than 60 bytes are sent as they are (the NIC pads).
+     *
+     * @return true when the frame was handed to the kernel; false when the link refused it (down,
+     *         queue full). Never blocks for long and never throws for a transient failure.
+     */
+    boolean send(ByteBuffer frame, int length);
+
+    /** Frames and bytes received and sent, and receive drops this transport noticed. */
+    TransportCounters counters();
+
+    @Override
+    void close();
+}
