@@ -1,0 +1,17 @@
+package org.aoemp.transport;
+
+/** The {@link FrameTransport} contract for {@link AfPacketTransport} over a veth pair (needs root). */
+final class AfPacketTransportTest extends FrameTransportContractTest
+{
+    @Override
+    Link openLink()
+    {
+        return VethLinkSupport.open(AfPacketTransport::new);
+    }
+
+    @Override
+    FrameTransport openMissing(final String name)
+    {
+        return new AfPacketTransport(name);
+    }
+}
