@@ -35,22 +35,17 @@ public record MacAddress(long bits)
         return new MacAddress(v);
     }
 
-    /** Parses {@code 00:11:22:33:44:55}, {@code 00-11-22-33-44-55} or {@code 001122334455}. */
+    private static final java.util.regex.Pattern FORMS = java.util.regex.Pattern.compile(
+        "\\p{XDigit}{2}(:\\p{XDigit}{2}){5}|\\p{XDigit}{2}(-\\p{XDigit}{2}){5}|\\p{XDigit}{12}");
+
+    /** Parses {@code 00:11:22:33:44:55}, {@code 00-11-22-33-44-55} or {@code 001122334455}, nothing looser. */
     public static MacAddress parse(final String text)
     {
-        final String hex = text.trim().replace(":", "").replace("-", "");
-        if (hex.length() != 12)
+        if (text == null || !FORMS.matcher(text.trim()).matches())
         {
-            throw new IllegalArgumentException("not a MAC address: '" + text + "'");
+            throw new IllegalArgumentException("not a MAC address (expected 00:11:22:33:44:55): '" + text + "'");
         }
-        try
-        {
-            return of(HexFormat.of().parseHex(hex));
-        }
-        catch (final IllegalArgumentException e)
-        {
-            throw new IllegalArgumentException("not a MAC address: '" + text + "'", e);
-        }
+        return of(HexFormat.of().parseHex(text.trim().replace(":", "").replace("-", "")));
     }
 
     public byte[] toBytes()
