@@ -1,0 +1,279 @@
+package org.aoemp.initiator;
+
+import org.aoemp.protocol.MacAddress;
+
+/**
+ * A path to a target: one local {@link Port} and one remote target MAC. Holds what the
+ * scheduler needs to decide where the next command goes: state, congestion window, commands in
+ * flight, and the RTT estimate.
+ *
+ * <p>Owned by the device engine thread, which alone writes every field; monitoring threads
+ * read the volatile counters. The window follows the issue's rules: slow start from half the
+ * target's buffer count, +1 per reply below ssthresh, +1 per full window above it;
+ * on a timeout ssthresh = window/2 and window = 1; never above the buffer count.
+ */
+public final class Path
+{
+    private final int index;
+    private final Port port;
+    private final long remoteMac;
+    private final RttEstimator rtt;
+    private volatile int bufferCount;
+    private volatile int targetSectors;
+
+    private volatile PathState state = PathState.UP;
+    private volatile int window;
+    private int ssthresh;
+    private int windowCredit;
+    private volatile int inFlight;
+    private int consecutiveTimeouts;
+    private long lastReplyNanos;
+    private long nextProbeNanos;
+    private long probeIntervalNanos;
+    private boolean retired;
+
+    // Monitoring counters: single writer (engine thread), volatile for readers.
+    private volatile long framesSent;
+    private volatile long bytesSent;
+    private volatile long framesReceived;
+    private volatile long bytesReceived;
+    private volatile long retransmits;
+    private volatile long timeouts;
+    private volatile long maxSectorsSent;
+    private volatile long stateChanges;
+
+    Path(final int index, final Port port, final long remoteMac, final int bufferCount, final int targetSectors, final RttEstimator rtt)
+    {
+        this.index = index;
+        this.port = port;
+        this.remoteMac = remoteMac;
+        this.rtt = rtt;
+        this.bufferCount = Math.max(1, bufferCount);
+        this.targetSectors = targetSectors;
+        resetWindow();
+    }
+
+    void resetWindow()
+    {
+        window = Math.max(1, bufferCount / 2);
+        ssthresh = bufferCount;
+        windowCredit = 0;
+    }
+
+    /** Sectors per command on this path: the MTU limit and the target's advertised limit (0 means 2). */
+    public int maxSectors()
+    {
+        final int target = targetSectors == 0 ? 2 : targetSectors;
+        return Math.min(port.maxSectors(), target);
+    }
+
+    boolean hasRoom()
+    {
+        return state.carriesTraffic() && inFlight < window;
+    }
+
+    /** Expected time until a new command on this path is answered: (queue + 1) × SRTT. */
+    long expectedCompletionNanos()
+    {
+        return (inFlight + 1L) * rtt.srttNanos();
+    }
+
+    void onSend(final int dataBytes, final int sectors, final boolean retransmit)
+    {
+        inFlight++;
+        framesSent = framesSent + 1;
+        bytesSent = bytesSent + dataBytes;
+        if (retransmit)
+        {
+            retransmits = retransmits + 1;
+        }
+        if (sectors > maxSectorsSent)
+        {
+            maxSectorsSent = sectors;
+        }
+    }
+
+    /** A command left this path without a reply (moved elsewhere or abandoned). */
+    void onAbandon()
+    {
+        inFlight--;
+    }
+
+    /** A timely reply: grow the window and recover from SUSPECT. Returns true if the state changed. */
+    boolean onReply(final long rttNanos, final int dataBytes, final long nowNanos)
+    {
+        inFlight--;
+        framesReceived = framesReceived + 1;
+        bytesReceived = bytesReceived + dataBytes;
+        lastReplyNanos = nowNanos;
+        consecutiveTimeouts = 0;
+        if (rttNanos >= 0)
+        {
+            rtt.sample(rttNanos);
+        }
+        if (window < ssthresh)
+        {
+            window = Math.min(bufferCount, window + 1);
+        }
+        else if (++windowCredit >= window)
+        {
+            windowCredit = 0;
+            window = Math.min(bufferCount, window + 1);
+        }
+        if (state != PathState.UP)
+        {
+            state(PathState.UP);
+            return true;
+        }
+        return false;
+    }
+
+    /** A command sent on this path timed out. Returns true if the path just went DOWN. */
+    boolean onTimeout(final int downAfterTimeouts, final long nowNanos, final long firstProbeNanos)
+    {
+        inFlight--;
+        timeouts = timeouts + 1;
+        consecutiveTimeouts++;
+        ssthresh = Math.max(1, window / 2);
+        window = 1;
+        windowCredit = 0;
+        rtt.backoff();
+        if (state == PathState.UP)
+        {
+            state(PathState.SUSPECT);
+        }
+        if (state.carriesTraffic() && consecutiveTimeouts >= downAfterTimeouts)
+        {
+            markDown(nowNanos, firstProbeNanos);
+            return true;
+        }
+        return false;
+    }
+
+    void markDown(final long nowNanos, final long firstProbeNanos)
+    {
+        state(PathState.DOWN);
+        probeIntervalNanos = firstProbeNanos;
+        nextProbeNanos = nowNanos + firstProbeNanos;
+    }
+
+    /** A DOWN path whose probe is due. */
+    boolean probeDue(final long nowNanos)
+    {
+        return state == PathState.DOWN && nowNanos - nextProbeNanos >= 0;
+    }
+
+    void onProbeSent(final long nowNanos, final long maxProbeIntervalNanos)
+    {
+        state(PathState.PROBING);
+        probeIntervalNanos = Math.min(maxProbeIntervalNanos, probeIntervalNanos * 2);
+        nextProbeNanos = nowNanos + probeIntervalNanos;
+    }
+
+    /** The probe went unanswered: back to DOWN, probe again later. */
+    void onProbeLost()
+    {
+        if (state == PathState.PROBING)
+        {
+            state(PathState.DOWN);
+        }
+    }
+
+    /** A path that comes back starts afresh: new RTT estimate, slow start. */
+    void revive()
+    {
+        rtt.reset();
+        resetWindow();
+        consecutiveTimeouts = 0;
+        state(PathState.UP);
+    }
+
+    private void state(final PathState s)
+    {
+        if (state != s)
+        {
+            state = s;
+            stateChanges = stateChanges + 1;
+        }
+    }
+
+    void updateTarget(final int bufferCount, final int targetSectors)
+    {
+        final int bc = Math.max(1, bufferCount);
+        if (bc != this.bufferCount)
+        {
+            this.bufferCount = bc;
+            window = Math.min(window, bc);
+            ssthresh = Math.min(ssthresh, bc);
+        }
+        this.targetSectors = targetSectors;
+    }
+
+    void retire()
+    {
+        retired = true;
+    }
+
+    boolean isRetired()
+    {
+        return retired;
+    }
+
+    public int index()
+    {
+        return index;
+    }
+
+    public Port port()
+    {
+        return port;
+    }
+
+    public long remoteMac()
+    {
+        return remoteMac;
+    }
+
+    public PathState state()
+    {
+        return state;
+    }
+
+    public int window()
+    {
+        return window;
+    }
+
+    public int inFlight()
+    {
+        return inFlight;
+    }
+
+    public int bufferCount()
+    {
+        return bufferCount;
+    }
+
+    public RttEstimator rtt()
+    {
+        return rtt;
+    }
+
+    long lastReplyNanos()
+    {
+        return lastReplyNanos;
+    }
+
+    public PathStats stats()
+    {
+        return new PathStats(port.name(), new MacAddress(remoteMac).toString(), state, window, inFlight, bufferCount,
+            maxSectors(), rtt.srttNanos() / 1000, rtt.rtoNanos() / 1000, framesSent, bytesSent, framesReceived, bytesReceived,
+            retransmits, timeouts, maxSectorsSent, stateChanges);
+    }
+
+    @Override
+    public String toString()
+    {
+        return port.name() + "->" + new MacAddress(remoteMac);
+    }
+}

@@ -1,0 +1,23 @@
+package org.aoemp.initiator;
+
+/** A snapshot of one path's counters, for {@code aoe stat -v}, JSON and the benchmark. */
+public record PathStats(
+    String localInterface,
+    String remoteMac,
+    PathState state,
+    int window,
+    int inFlight,
+    int bufferCount,
+    int maxSectors,
+    long srttMicros,
+    long rtoMicros,
+    long framesSent,
+    long bytesSent,
+    long framesReceived,
+    long bytesReceived,
+    long retransmits,
+    long timeouts,
+    long maxSectorsSent,
+    long stateChanges)
+{
+}

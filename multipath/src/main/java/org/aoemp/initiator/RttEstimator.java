@@ -1,0 +1,98 @@
+package org.aoemp.initiator;
+
+/**
+ * Smoothed round-trip time and retransmission timeout of one path, after RFC 6298 (SRTT gain
+ * 1/8, RTTVAR gain 1/4, RTO = SRTT + 4·RTTVAR), in nanoseconds.
+ *
+ * <p>Unlike the kernel driver (initial RTO ≈ 16 s, average gain 1/256) the first sample sets
+ * SRTT directly, so the RTO is useful after one or two replies. The RTO is clamped to
+ * [floor, ceiling]: the floor keeps a microsecond LAN from retransmitting on a disk hiccup, the
+ * ceiling keeps failover prompt. Owned by the device engine thread; other threads may read the
+ * last published values for monitoring.
+ */
+public final class RttEstimator
+{
+    private final long floorNanos;
+    private final long ceilingNanos;
+    private final long initialRtoNanos;
+    private volatile long srttNanos;
+    private volatile long rttvarNanos;
+    private volatile long rtoNanos;
+    private volatile long samples;
+
+    public RttEstimator(final long initialRtoNanos, final long floorNanos, final long ceilingNanos)
+    {
+        if (floorNanos <= 0 || ceilingNanos < floorNanos)
+        {
+            throw new IllegalArgumentException("need 0 < floor <= ceiling");
+        }
+        this.floorNanos = floorNanos;
+        this.ceilingNanos = ceilingNanos;
+        this.initialRtoNanos = clamp(initialRtoNanos);
+        reset();
+    }
+
+    /** Forgets every sample (a path that came back after being down is measured afresh). */
+    public void reset()
+    {
+        srttNanos = 0;
+        rttvarNanos = 0;
+        samples = 0;
+        rtoNanos = initialRtoNanos;
+    }
+
+    public void sample(final long rttNanos)
+    {
+        final long r = Math.max(1, rttNanos);
+        if (samples == 0)
+        {
+            srttNanos = r;
+            rttvarNanos = r / 2;
+        }
+        else
+        {
+            final long srtt = srttNanos;
+            rttvarNanos = rttvarNanos - (rttvarNanos >> 2) + (Math.abs(srtt - r) >> 2);
+            srttNanos = srtt - (srtt >> 3) + (r >> 3);
+        }
+        samples = samples + 1;
+        rtoNanos = clamp(srttNanos + 4 * rttvarNanos);
+    }
+
+    /** Doubles the RTO after a timeout (Karn's backoff), up to the ceiling, until a new sample arrives. */
+    public void backoff()
+    {
+        rtoNanos = clamp(rtoNanos * 2);
+    }
+
+    private long clamp(final long v)
+    {
+        return Math.max(floorNanos, Math.min(ceilingNanos, v));
+    }
+
+    public long rtoNanos()
+    {
+        return rtoNanos;
+    }
+
+    /** SRTT, or the initial RTO when nothing was measured yet (so an unmeasured path looks slow, not free). */
+    public long srttNanos()
+    {
+        return samples == 0 ? initialRtoNanos : srttNanos;
+    }
+
+    public long rttvarNanos()
+    {
+        return rttvarNanos;
+    }
+
+    public long samples()
+    {
+        return samples;
+    }
+
+    public long ceilingNanos()
+    {
+        return ceilingNanos;
+    }
+}

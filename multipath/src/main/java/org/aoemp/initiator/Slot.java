@@ -1,0 +1,135 @@
+package org.aoemp.initiator;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
+/**
+ * A pre-allocated command slot, addressed on the wire by its tag:
+ * {@code bit 31 (userland tag space) | bit 30 clear | generation (14 bits) << 16 | slot index (16 bits)}.
+ * Bit 30 set marks the initiator's control exchanges instead (see {@link Initiator#exchange}).
+ *
+ * <p>Ownership: the engine thread fills a slot and publishes it with a release store of
+ * {@code INFLIGHT(gen)}. A receive thread that sees a reply with a matching tag claims the slot
+ * with a CAS {@code INFLIGHT(gen) → RECEIVING(gen)}, copies read data, records the status, sets
+ * {@code DONE} and queues the slot to the engine. To retransmit, the engine CASes
+ * {@code INFLIGHT(gen) → HELD(gen+1)}, so a late reply to the old generation loses the CAS and is
+ * dropped; exactly one reply per command is ever accepted.
+ */
+final class Slot
+{
+    static final int HELD = 0;
+    static final int INFLIGHT = 1;
+    static final int RECEIVING = 2;
+    static final int DONE = 3;
+    static final int GENERATION_MASK = 0x3FFF;
+    static final int INDEX_BITS = 16;
+    static final int MAX_SLOTS = 1 << INDEX_BITS;
+
+    private static final VarHandle STATE;
+
+    static
+    {
+        try
+        {
+            STATE = MethodHandles.lookup().findVarHandle(Slot.class, "state", long.class);
+        }
+        catch (final ReflectiveOperationException e)
+        {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    final int index;
+    @SuppressWarnings("unused") // accessed through STATE
+    private volatile long state;
+
+    // Written by the engine before the INFLIGHT release store, read by receive threads after it.
+    IoRequest request;
+    long lba;
+    int sectors;
+    int bufferIndex;
+    int ataCommand;
+    Path path;
+    int generation;
+    long sentNanos;
+    long firstSentNanos;
+    long deadlineNanos;
+    int retries;
+    boolean busy;
+
+    // Written by the receive thread before DONE; read by the engine after dequeuing the slot.
+    int replyStatus;
+    int replyError;
+    int aoeError;
+    long replyNanos;
+
+    Slot(final int index)
+    {
+        this.index = index;
+    }
+
+    static long pack(final int generation, final int phase)
+    {
+        return ((long)generation << 2) | phase;
+    }
+
+    int tag()
+    {
+        return 0x8000_0000 | (generation << INDEX_BITS) | index;
+    }
+
+    static int indexOf(final int tag)
+    {
+        return tag & (MAX_SLOTS - 1);
+    }
+
+    static int generationOf(final int tag)
+    {
+        return (tag >>> INDEX_BITS) & GENERATION_MASK;
+    }
+
+    long state()
+    {
+        return (long)STATE.getAcquire(this);
+    }
+
+    void publish(final int phase)
+    {
+        STATE.setRelease(this, pack(generation, phase));
+    }
+
+    boolean claim(final int generation, final int fromPhase, final int toPhase)
+    {
+        return STATE.compareAndSet(this, pack(generation, fromPhase), pack(generation, toPhase));
+    }
+
+    /** Engine: take an in-flight slot back (to retransmit, move or fail it). False if a reply won the race. */
+    boolean recall()
+    {
+        final int g = generation;
+        final int next = (g + 1) & GENERATION_MASK;
+        if (STATE.compareAndSet(this, pack(g, INFLIGHT), pack(next, HELD)))
+        {
+            generation = next;
+            return true;
+        }
+        return false;
+    }
+
+    /** Engine: a slot whose reply was processed gets a fresh generation before reuse. */
+    void recycle()
+    {
+        generation = (generation + 1) & GENERATION_MASK;
+        request = null;
+        path = null;
+        busy = false;
+        retries = 0;
+        aoeError = 0;
+        STATE.setRelease(this, pack(generation, HELD));
+    }
+
+    boolean isInFlight()
+    {
+        return (state() & 3) == INFLIGHT;
+    }
+}

@@ -1,0 +1,262 @@
+package org.aoemp.initiator;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import org.aoemp.block.IoError;
+import org.aoemp.protocol.AtaHeader;
+import org.aoemp.testing.ScriptedTarget;
+import org.aoemp.testing.ScriptedTarget.Fate;
+import org.aoemp.transport.MemoryHub;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The device engine against a scripted target on the in-memory hub: every request completes
+ * exactly once with the right bytes, whatever happens to the replies.
+ */
+class AoeDeviceFaultTest
+{
+    private static final long INITIATOR_MAC = 0x02_00_00_00_00_01L;
+    private static final long TARGET_MAC = 0x02_00_00_00_00_02L;
+    private static final long STRANGER_MAC = 0x02_00_00_00_00_99L;
+    private static final int DISK = 4 << 20;
+
+    private MemoryHub hub;
+    private ScriptedTarget target;
+    private Initiator initiator;
+    private AoeDevice device;
+
+    private AoeDevice open(final DeviceOptions options) throws Exception
+    {
+        hub = new MemoryHub();
+        target = new ScriptedTarget(hub.attach("tgt0", TARGET_MAC, 1500), 7, 3, DISK, 16);
+        initiator = Initiator.start(List.of(hub.attach("ini0", INITIATOR_MAC, 1500)), Duration.ZERO);
+        device = initiator.open(new TargetAddress(7, 3), options);
+        return device;
+    }
+
+    private static DeviceOptions fastRetries()
+    {
+        return DeviceOptions.defaults().withRto(Duration.ofMillis(20), Duration.ofMillis(5), Duration.ofMillis(200));
+    }
+
+    @AfterEach
+    void tearDown()
+    {
+        if (initiator != null)
+        {
+            initiator.close();
+        }
+        if (target != null)
+        {
+            target.close();
+        }
+        if (hub != null)
+        {
+            hub.close();
+        }
+    }
+
+    private static byte[] random(final int n, final long seed)
+    {
+        final byte[] b = new byte[n];
+        new Random(seed).nextBytes(b);
+        return b;
+    }
+
+    /** Writes then reads back {@code n} bytes at {@code offset}; returns how often each callback ran (must be 1). */
+    private void roundTrip(final long offset, final int n, final long seed) throws Exception
+    {
+        final byte[] data = random(n, seed);
+        final AtomicInteger writeCalls = new AtomicInteger();
+        final CompletableFuture<IoError> w = new CompletableFuture<>();
+        device.write(offset, ByteBuffer.wrap(data), e ->
+        {
+            writeCalls.incrementAndGet();
+            w.complete(e);
+        });
+        assertNull(w.get(30, TimeUnit.SECONDS));
+        final ByteBuffer back = ByteBuffer.allocate(n);
+        final AtomicInteger readCalls = new AtomicInteger();
+        final CompletableFuture<IoError> r = new CompletableFuture<>();
+        device.read(offset, back, e ->
+        {
+            readCalls.incrementAndGet();
+            r.complete(e);
+        });
+        assertNull(r.get(30, TimeUnit.SECONDS));
+        Thread.sleep(50); // let any late duplicate callback show itself
+        assertEquals(1, writeCalls.get(), "write callback ran once");
+        assertEquals(1, readCalls.get(), "read callback ran once");
+        assertArrayEquals(data, back.array(), "read back what was written");
+        final byte[] onDisk = new byte[n];
+        System.arraycopy(target.disk(), (int)offset, onDisk, 0, n);
+        assertArrayEquals(data, onDisk, "the target holds what was written");
+    }
+
+    @Test
+    void shouldReadIdentifyAndRoundTripData() throws Exception
+    {
+        open(DeviceOptions.defaults());
+        assertEquals(DISK, device.size());
+        assertEquals("Scripted Target", device.identity().model());
+        assertEquals(2, device.sectorsPerCommand(), "MTU 1500 carries 2 sectors");
+        roundTrip(0, 1 << 20, 1);
+        roundTrip(DISK - 4096, 4096, 2);
+        final PathStats p = device.pathStats().get(0);
+        assertEquals(0, p.retransmits());
+        assertEquals(2, p.maxSectorsSent());
+    }
+
+    @Test
+    void shouldSurviveDroppedReplies() throws Exception
+    {
+        open(fastRetries());
+        target.script((n, cmd, lba, sectors) -> n % 5 == 4 ? Fate.DROP : Fate.SEND);
+        roundTrip(8192, 512 << 10, 3);
+        assertTrue(device.pathStats().get(0).retransmits() > 0, "drops were retransmitted");
+    }
+
+    @Test
+    void shouldCompleteOnceWhenRepliesAreDuplicated() throws Exception
+    {
+        open(fastRetries());
+        target.script((n, cmd, lba, sectors) -> Fate.TWICE);
+        roundTrip(0, 256 << 10, 4);
+        assertTrue(device.stats().staleReplies() > 0, "duplicates were recognised and dropped");
+    }
+
+    @Test
+    void shouldDropLateRepliesOfAnOldGenerationEvenWhenTheSlotWasReused() throws Exception
+    {
+        // Four slots: a slot is reused within a few commands, so a late reply meets a newer command in it.
+        open(new DeviceOptions(Duration.ofSeconds(60), Duration.ofMillis(10), Duration.ofMillis(5), Duration.ofMillis(50), 1000, 4, 0,
+            Duration.ofSeconds(5), false));
+        final byte[] image = random(1 << 20, 5);
+        System.arraycopy(image, 0, target.disk(), 0, image.length);
+        target.script((n, cmd, lba, sectors) -> n % 7 == 3 ? Fate.delay(40) : n % 11 == 5 ? Fate.delay(120) : Fate.SEND);
+        final ByteBuffer back = ByteBuffer.allocate(image.length);
+        device.readAsync(0, back).get(60, TimeUnit.SECONDS);
+        assertArrayEquals(image, back.array(), "every sector came from the reply to its own command");
+        assertTrue(device.stats().staleReplies() > 0, "late replies arrived and were dropped");
+        assertTrue(device.pathStats().get(0).retransmits() > 0);
+    }
+
+    @Test
+    void shouldReorderRepliesWithoutMixingData() throws Exception
+    {
+        open(DeviceOptions.defaults());
+        target.script((n, cmd, lba, sectors) -> Fate.delay(1 + (n * 7919) % 13));
+        roundTrip(0, 128 << 10, 6);
+        assertEquals(0, device.pathStats().get(0).retransmits(), "reordering within the RTO needs no retransmission");
+    }
+
+    @Test
+    void shouldIgnoreRepliesFromAMacThatIsNoPathOfTheTarget() throws Exception
+    {
+        open(fastRetries());
+        target.script((n, cmd, lba, sectors) -> n % 3 == 0 ? Fate.from(STRANGER_MAC) : Fate.SEND);
+        roundTrip(0, 64 << 10, 7);
+        assertTrue(device.stats().foreignReplies() > 0, "replies from a stranger were dropped");
+    }
+
+    @Test
+    void shouldFallBackToFlushCacheWhenFlushCacheExtIsAborted() throws Exception
+    {
+        open(DeviceOptions.defaults());
+        device.flushAsync().get(10, TimeUnit.SECONDS);
+        device.flushAsync().get(10, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void shouldRefuseRequestsBeyondTheEndBeforeTheWire() throws Exception
+    {
+        open(DeviceOptions.defaults());
+        final long before = target.ataRequests();
+        final ExecutionException read = org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class,
+            () -> device.readAsync(DISK, ByteBuffer.allocate(512)).get(5, TimeUnit.SECONDS));
+        assertEquals(IoError.EINVAL, ((IoError)read.getCause()).errno());
+        final ExecutionException write = org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class,
+            () -> device.writeAsync(DISK - 512, ByteBuffer.allocate(1024)).get(5, TimeUnit.SECONDS));
+        assertEquals(IoError.ENOSPC, ((IoError)write.getCause()).errno());
+        final ExecutionException unaligned = org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class,
+            () -> device.readAsync(100, ByteBuffer.allocate(512)).get(5, TimeUnit.SECONDS));
+        assertEquals(IoError.EINVAL, ((IoError)unaligned.getCause()).errno());
+        assertEquals(before, target.ataRequests(), "nothing reached the wire");
+    }
+
+    @Test
+    void shouldFailWithEioAfterDeadAfterAndRecoverWhenTheTargetAnswersAgain() throws Exception
+    {
+        open(fastRetries().withDeadAfter(Duration.ofMillis(700)));
+        target.script((n, cmd, lba, sectors) -> Fate.DROP);
+        final long t0 = System.nanoTime();
+        final ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class,
+            () -> device.readAsync(0, ByteBuffer.allocate(4096)).get(10, TimeUnit.SECONDS));
+        final long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+        assertInstanceOf(IoError.class, e.getCause());
+        assertEquals(IoError.EIO, ((IoError)e.getCause()).errno());
+        assertTrue(ms >= 600 && ms <= 1700, "failed after dead-after (+1 s at most), took " + ms + " ms");
+        final PathState state = device.pathStats().get(0).state();
+        assertTrue(state == PathState.DOWN || state == PathState.PROBING, "path is down or probing, was " + state);
+
+        target.script((n, cmd, lba, sectors) -> Fate.SEND);
+        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (device.pathStats().get(0).state() != PathState.UP && System.nanoTime() < deadline)
+        {
+            Thread.sleep(10);
+        }
+        assertEquals(PathState.UP, device.pathStats().get(0).state(), "a probe brought the path back");
+        roundTrip(0, 64 << 10, 8);
+    }
+
+    @Test
+    void shouldKeepManyRequestsInFlightAndCompleteEachOnce() throws Exception
+    {
+        open(fastRetries());
+        target.script((n, cmd, lba, sectors) -> n % 17 == 0 ? Fate.DROP : n % 13 == 0 ? Fate.TWICE : Fate.SEND);
+        final int requests = 200;
+        final CountDownLatch latch = new CountDownLatch(requests);
+        final AtomicInteger calls = new AtomicInteger();
+        final AtomicInteger errors = new AtomicInteger();
+        for (int i = 0; i < requests; i++)
+        {
+            final ByteBuffer b = ByteBuffer.wrap(random(4096, 100 + i));
+            device.write((long)i * 4096, b, e ->
+            {
+                calls.incrementAndGet();
+                if (e != null)
+                {
+                    errors.incrementAndGet();
+                }
+                latch.countDown();
+            });
+        }
+        assertTrue(latch.await(60, TimeUnit.SECONDS));
+        Thread.sleep(100);
+        assertEquals(requests, calls.get(), "each callback once");
+        assertEquals(0, errors.get());
+        for (int i = 0; i < requests; i++)
+        {
+            final byte[] expect = random(4096, 100 + i);
+            final byte[] got = new byte[4096];
+            System.arraycopy(target.disk(), i * 4096, got, 0, 4096);
+            assertArrayEquals(expect, got, "block " + i);
+        }
+        assertEquals(AtaHeader.SECTOR_SIZE, device.blockSize());
+    }
+}
