@@ -1,0 +1,80 @@
+package org.aoemp.tools;
+
+import java.io.PrintWriter;
+
+import org.aoemp.block.IoError;
+import org.aoemp.transport.TransportException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code aoe} command: AoE initiator, target and tools. */
+@Command(name = "aoe", mixinStandardHelpOptions = true, version = "aoe 0.1.0",
+    description = "Userspace ATA-over-Ethernet initiator with multipath, NBD bridge, target and tools.",
+    subcommands = {
+        DiscoverCommand.class,
+        StatCommand.class,
+        PingCommand.class,
+        CfgCommand.class,
+        MaskCommand.class,
+        ReserveCommand.class,
+        CopyCommand.class,
+        CommandLine.HelpCommand.class
+    })
+public final class AoeCommand implements Runnable
+{
+    /** Exit status for a failure that is not a usage error (target absent, I/O error, permission). */
+    public static final int EXIT_FAILURE = 1;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run()
+    {
+        spec.commandLine().usage(spec.commandLine().getOut());
+    }
+
+    public static void main(final String[] args)
+    {
+        System.exit(execute(args));
+    }
+
+    /** Runs the command line and returns the exit code (tests call this directly). */
+    public static int execute(final String... args)
+    {
+        return commandLine().execute(args);
+    }
+
+    public static CommandLine commandLine()
+    {
+        final CommandLine cl = new CommandLine(new AoeCommand());
+        cl.setExecutionExceptionHandler(AoeCommand::handle);
+        cl.setCaseInsensitiveEnumValuesAllowed(true);
+        return cl;
+    }
+
+    private static int handle(final Exception e, final CommandLine cl, final CommandLine.ParseResult parsed)
+    {
+        final PrintWriter err = cl.getErr();
+        final String message = switch (e)
+        {
+            case IoError io -> io.getMessage();
+            case TransportException te -> te.getMessage();
+            case IllegalArgumentException iae -> iae.getMessage();
+            case java.io.IOException ioe -> ioe.getMessage();
+            case InterruptedException ie -> "interrupted";
+            default -> null;
+        };
+        if (message == null)
+        {
+            err.println("aoe " + cl.getCommandName() + ": unexpected error: " + e);
+            e.printStackTrace(err);
+        }
+        else
+        {
+            err.println("aoe " + cl.getCommandName() + ": " + message);
+        }
+        err.flush();
+        return EXIT_FAILURE;
+    }
+}

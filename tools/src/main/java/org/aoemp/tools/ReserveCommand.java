@@ -1,0 +1,162 @@
+package org.aoemp.tools;
+
+import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+import org.aoemp.initiator.Initiator;
+import org.aoemp.protocol.AoeHeader;
+import org.aoemp.protocol.MacAddress;
+import org.aoemp.protocol.ReserveHeader;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/** {@code aoe reserve}: read, set or release a target's reservation list. */
+@Command(name = "reserve", mixinStandardHelpOptions = true,
+    description = {"Read, set or release the reservation of SHELF.SLOT: while the list is not empty, only the MACs on it may "
+        + "read or write (others get AoE error 6).",
+        "--set succeeds only when the list is empty or this host is on it; --force replaces the list regardless; --release "
+            + "empties it (as --set with no MACs). Exits 1 on no answer or an error."})
+final class ReserveCommand implements Callable<Integer>
+{
+    @Parameters(index = "0", paramLabel = "SHELF")
+    int shelf;
+
+    @Parameters(index = "1", paramLabel = "SLOT")
+    int slot;
+
+    @Mixin
+    NetworkOptions net;
+
+    static final class Action
+    {
+        @Option(names = "--set", paramLabel = "MAC", split = ",", description = "Reserve for these MACs (comma separated or repeated).")
+        List<String> set;
+
+        @Option(names = "--force", paramLabel = "MAC", split = ",", description = "Force the list to these MACs.")
+        List<String> force;
+
+        @Option(names = "--release", description = "Release the reservation (set an empty list).")
+        boolean release;
+
+        @Option(names = "--force-release", description = "Release the reservation even if another host holds it.")
+        boolean forceRelease;
+    }
+
+    @ArgGroup(exclusive = true, multiplicity = "0..1")
+    Action action;
+
+    @Option(names = "--json", description = "Print JSON.")
+    boolean json;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception
+    {
+        int rcmd = ReserveHeader.RCMD_READ;
+        final List<Long> macs = new ArrayList<>();
+        if (action != null)
+        {
+            if (action.set != null)
+            {
+                rcmd = ReserveHeader.RCMD_SET;
+                action.set.forEach(m -> macs.add(MacAddress.parse(m).bits()));
+            }
+            else if (action.force != null)
+            {
+                rcmd = ReserveHeader.RCMD_FORCE_SET;
+                action.force.forEach(m -> macs.add(MacAddress.parse(m).bits()));
+            }
+            else if (action.release)
+            {
+                rcmd = ReserveHeader.RCMD_SET;
+            }
+            else if (action.forceRelease)
+            {
+                rcmd = ReserveHeader.RCMD_FORCE_SET;
+            }
+        }
+        if (macs.size() > 255)
+        {
+            throw new IllegalArgumentException("at most 255 MACs in a reservation");
+        }
+        final int command = rcmd;
+        final PrintWriter out = spec.commandLine().getOut();
+        try (Initiator initiator = net.openInitiator())
+        {
+            final List<Initiator.Reply> replies = initiator.exchange(initiator.ports(), MacAddress.BROADCAST_BITS, shelf, slot,
+                AoeHeader.CMD_RESERVE, f ->
+                {
+                    final ReserveHeader r = new ReserveHeader().wrap(f, 0).rcmd(command).macCount(macs.size());
+                    for (int i = 0; i < macs.size(); i++)
+                    {
+                        r.mac(i, macs.get(i));
+                    }
+                    return ReserveHeader.lengthFor(macs.size());
+                }, net.timeout, Integer.MAX_VALUE);
+            if (replies.isEmpty())
+            {
+                spec.commandLine().getErr().println("aoe reserve: no answer from e" + shelf + "." + slot + " within " + net.timeout.toMillis() + " ms");
+                return AoeCommand.EXIT_FAILURE;
+            }
+            int status = 0;
+            final List<Object> rows = new ArrayList<>();
+            for (final Initiator.Reply reply : replies)
+            {
+                final Map<String, Object> row = new LinkedHashMap<>();
+                row.put("target", "e" + shelf + "." + slot);
+                row.put("interface", reply.port().name());
+                row.put("mac", new MacAddress(reply.sourceMac()).toString());
+                final ReserveHeader r = new ReserveHeader().wrap(reply.frame(), 0);
+                if (reply.header().isError())
+                {
+                    row.put("error", AoeHeader.errorName(reply.header().error()));
+                    status = AoeCommand.EXIT_FAILURE;
+                }
+                else if (!r.isValid(reply.length()))
+                {
+                    row.put("error", "malformed reply");
+                    status = AoeCommand.EXIT_FAILURE;
+                }
+                else
+                {
+                    final List<String> list = new ArrayList<>();
+                    for (int i = 0; i < r.macCount(); i++)
+                    {
+                        list.add(new MacAddress(r.mac(i)).toString());
+                    }
+                    row.put("reservedFor", list);
+                }
+                rows.add(row);
+            }
+            if (json)
+            {
+                out.println(Json.write(rows));
+            }
+            else
+            {
+                for (final Object o : rows)
+                {
+                    final Map<?, ?> row = (Map<?, ?>)o;
+                    final Object list = row.get("reservedFor");
+                    out.printf(Locale.ROOT, "%s via %s from %s: %s%n", row.get("target"), row.get("interface"), row.get("mac"),
+                        row.containsKey("error") ? "error: " + row.get("error")
+                            : ((List<?>)list).isEmpty() ? "not reserved" : "reserved for " + list);
+                }
+            }
+            out.flush();
+            return status;
+        }
+    }
+}
