@@ -17,7 +17,6 @@ import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.StampedLock;
 
@@ -40,9 +39,10 @@ import org.slf4j.LoggerFactory;
  * caller of {@code recv}; it calls the handler. {@link #send} may be called from any number of
  * threads at once: each thread stages through its own native buffer, and a {@link StampedLock}
  * read stamp (a CAS, never a wait) keeps the descriptor open while a send is in the kernel.
- * {@link #close} may be called from any thread, including from inside the handler.
+ * {@link #close} may be called from any thread, including from inside the handler (lifecycle:
+ * {@link KernelTransport}).
  */
-public final class AfPacketTransport implements FrameTransport
+public final class AfPacketTransport extends KernelTransport
 {
     /** How long one blocking {@code recv} waits before the receive thread re-checks for close. */
     static final int RECEIVE_TIMEOUT_MILLIS = 50;
@@ -55,27 +55,16 @@ public final class AfPacketTransport implements FrameTransport
 
     private static final Logger LOG = LoggerFactory.getLogger(AfPacketTransport.class);
 
-    private final String name;
     private final int ifindex;
-    private final long mac;
-    private final int mtu;
     private final int fd;
-    private final NetInterfaces.LinkState linkState;
-    private final TransportCounters counters = new TransportCounters();
     private final Arena arena = Arena.ofShared();
     private final MemorySegment receiveSegment;
     private final ByteBuffer receiveView;
     private final MemorySegment receiveErrno;
     private final StampedLock sendGate = new StampedLock();
-    /** Close needs both the closer and, once started, the receive thread to let go. */
-    private final AtomicInteger owners = new AtomicInteger(1);
-    private final Object lifecycle = new Object();
 
-    private volatile boolean closed;
     private volatile int lastSendErrno;
     private volatile int lastReceiveErrno;
-    private Thread receiveThread;
-    private FrameHandler handler;
 
     /**
      * Opens an AF_PACKET socket bound to {@code ifName} for EtherType 0x88A2.
@@ -85,16 +74,17 @@ public final class AfPacketTransport implements FrameTransport
      */
     public AfPacketTransport(final String ifName)
     {
-        final NetInterfaces.Info info = NetInterfaces.lookup(ifName);
-        this.name = ifName;
+        this(NetInterfaces.lookup(ifName));
+    }
+
+    private AfPacketTransport(final NetInterfaces.Info info)
+    {
+        super(info);
         this.ifindex = info.index();
-        this.mac = info.mac();
-        this.mtu = info.mtu();
-        this.linkState = new NetInterfaces.LinkState(ifName);
         int socket = -1;
         try
         {
-            socket = Libc.openPacketSocket(ifName, ifindex);
+            socket = Libc.openPacketSocket(name, ifindex);
             this.fd = socket;
             final int size = (int)Math.max(MIN_RECEIVE_BUFFER, (long)mtu + 14 + 4);
             receiveSegment = arena.allocate(size, 64);
@@ -107,59 +97,16 @@ public final class AfPacketTransport implements FrameTransport
             {
                 Libc.close(socket);
             }
-            linkState.close();
             arena.close();
+            abandon();
             throw e;
         }
-    }
-
-    @Override
-    public String name()
-    {
-        return name;
-    }
-
-    @Override
-    public long mac()
-    {
-        return mac;
-    }
-
-    @Override
-    public int mtu()
-    {
-        return mtu;
     }
 
     /** Kernel interface index the socket is bound to. */
     public int ifindex()
     {
         return ifindex;
-    }
-
-    @Override
-    public boolean isUp()
-    {
-        return !closed && linkState.isUp();
-    }
-
-    @Override
-    public void start(final FrameHandler handler)
-    {
-        synchronized (lifecycle)
-        {
-            if (closed)
-            {
-                throw new IllegalStateException(name + ": transport is closed");
-            }
-            if (receiveThread != null)
-            {
-                throw new IllegalStateException(name + ": already started");
-            }
-            this.handler = handler;
-            owners.incrementAndGet();
-            receiveThread = Transports.startReceiveThread(name, this::receiveLoop);
-        }
     }
 
     /**
@@ -204,12 +151,6 @@ public final class AfPacketTransport implements FrameTransport
         }
     }
 
-    @Override
-    public TransportCounters counters()
-    {
-        return counters;
-    }
-
     /** errno of the most recent failed send, 0 if none failed yet; for diagnostics. */
     public int lastSendErrno()
     {
@@ -222,85 +163,48 @@ public final class AfPacketTransport implements FrameTransport
         return lastReceiveErrno;
     }
 
-    /**
-     * {@inheritDoc}
-     *
-     * <p>Waits for in-flight sends (they never block), then for the receive thread, which notices
-     * within one receive timeout. If the receive thread is stuck in the handler for over a second,
-     * close returns anyway and the thread releases the socket when it gets out.
-     */
+    /** Shuts the send gate for good, after in-flight sends (which never block) have left the kernel. */
     @Override
-    public void close()
+    void stopSends()
     {
-        final Thread thread;
-        synchronized (lifecycle)
-        {
-            if (closed)
-            {
-                return;
-            }
-            closed = true;
-            thread = receiveThread;
-        }
-        sendGate.writeLock();  // never released: every later send sees the gate shut
-        if (thread != null && thread != Thread.currentThread())
-        {
-            if (!Transports.stopReceiveThread(thread, 1000, () -> { }))
-            {
-                LOG.warn("{}: receive thread did not stop within 1 s (handler busy?); it will release the socket itself", name);
-            }
-        }
-        release();
+        sendGate.writeLock();
     }
 
-    private void release()
+    /** Nothing to do: a blocked {@code recv} returns within {@value #RECEIVE_TIMEOUT_MILLIS} ms anyway. */
+    @Override
+    void wakeReceiver()
     {
-        if (owners.decrementAndGet() == 0)
-        {
-            Libc.close(fd);
-            linkState.close();
-            arena.close();
-        }
     }
 
-    private void receiveLoop()
+    @Override
+    void releaseResources()
     {
-        try
+        Libc.close(fd);
+        arena.close();
+    }
+
+    @Override
+    void receive()
+    {
+        while (!closed)
         {
-            while (!closed)
+            final long n = Libc.recv(receiveErrno, fd, receiveSegment, receiveSegment.byteSize());
+            if (n < 0)
             {
-                final long n = Libc.recv(receiveErrno, fd, receiveSegment, receiveSegment.byteSize());
-                if (n < 0)
-                {
-                    onReceiveError(Libc.errno(receiveErrno));
-                    continue;
-                }
-                final int length = (int)n;
-                if (length > receiveSegment.byteSize())
-                {
-                    // MSG_TRUNC reports the real length: larger than our buffer means the MTU grew after open.
-                    lastReceiveErrno = Libc.EMSGSIZE;
-                    continue;
-                }
-                if (closed || !Transports.isForStation(receiveView, length, mac))
-                {
-                    continue;
-                }
-                counters.received(length);
-                receiveView.clear().limit(length);
-                try
-                {
-                    handler.onFrame(receiveView, length);
-                }
-                catch (final RuntimeException e)
-                {
-                    LOG.warn("{}: frame handler threw; frame dropped", name, e);
-                }
+                onReceiveError(Libc.errno(receiveErrno));
+                continue;
             }
-        }
-        finally
-        {
-            release();
+            final int length = (int)n;
+            if (length > receiveSegment.byteSize())
+            {
+                // MSG_TRUNC reports the real length: larger than our buffer means the MTU grew after open.
+                lastReceiveErrno = Libc.EMSGSIZE;
+                continue;
+            }
+            if (!closed && Transports.isForStation(receiveView, length, mac))
+            {
+                deliver(receiveView, length);
+            }
         }
     }
 

@@ -3,7 +3,6 @@ package org.aoemp.transport;
 import java.nio.ByteBuffer;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 
 import org.aoemp.protocol.MacAddress;
@@ -30,9 +29,9 @@ import org.slf4j.LoggerFactory;
  * <p>Threading: the receive thread "aoe-rx-&lt;ifname&gt;" is the only reader of the handle and
  * calls the handler. {@link #send} may be called from any thread (on Linux it is a plain
  * {@code send()} on the packet socket, disjoint from the receive ring); each thread stages into its
- * own byte[]. {@link #close} may be called from any thread.
+ * own byte[]. {@link #close} may be called from any thread (lifecycle: {@link KernelTransport}).
  */
-public final class PcapTransport implements FrameTransport
+public final class PcapTransport extends KernelTransport
 {
     /** libpcap's read timeout; on Linux it does not fire on an idle link, but other platforms use it. */
     static final int READ_TIMEOUT_MILLIS = 100;
@@ -44,22 +43,13 @@ public final class PcapTransport implements FrameTransport
     private static final Logger LOG = LoggerFactory.getLogger(PcapTransport.class);
     private static final ThreadLocal<byte[]> STAGING = ThreadLocal.withInitial(() -> new byte[STAGING_BYTES]);
 
-    private final String name;
-    private final long mac;
-    private final int mtu;
     private final int snaplen;
     private final PcapHandle handle;
-    private final NetInterfaces.LinkState linkState;
-    private final TransportCounters counters = new TransportCounters();
     private final byte[] receiveBytes;
     private final ByteBuffer receiveView;
-    private final AtomicInteger owners = new AtomicInteger(1);
-    private final Object lifecycle = new Object();
 
-    private volatile boolean closed;
     private volatile String lastSendError;
-    private Thread receiveThread;
-    private FrameHandler handler;
+    private volatile Thread receiveThread;
 
     /**
      * Opens a live capture handle on {@code ifName}.
@@ -69,22 +59,18 @@ public final class PcapTransport implements FrameTransport
      */
     public PcapTransport(final String ifName)
     {
-        final NetInterfaces.Info info = NetInterfaces.lookup(ifName);
-        this.name = ifName;
-        this.mac = info.mac();
-        this.mtu = info.mtu();
+        super(NetInterfaces.lookup(ifName));
         // Ethernet header + 802.1Q tag + MTU; frames never come with an FCS on Linux.
         this.snaplen = Math.max(mtu + 18, 1518);
         this.receiveBytes = new byte[snaplen];
         this.receiveView = ByteBuffer.wrap(receiveBytes);
-        this.linkState = new NetInterfaces.LinkState(ifName);
         try
         {
             this.handle = openHandle(ifName, snaplen, filterFor(mac));
         }
         catch (final RuntimeException | Error e)
         {
-            linkState.close();
+            abandon();
             throw e;
         }
     }
@@ -161,53 +147,10 @@ public final class PcapTransport implements FrameTransport
         return new TransportException("cannot open a pcap handle on '" + ifName + "': " + message, e);
     }
 
-    @Override
-    public String name()
-    {
-        return name;
-    }
-
-    @Override
-    public long mac()
-    {
-        return mac;
-    }
-
-    @Override
-    public int mtu()
-    {
-        return mtu;
-    }
-
     /** Bytes captured per frame at most: MTU plus Ethernet header and one VLAN tag. */
     public int snaplen()
     {
         return snaplen;
-    }
-
-    @Override
-    public boolean isUp()
-    {
-        return !closed && linkState.isUp();
-    }
-
-    @Override
-    public void start(final FrameHandler handler)
-    {
-        synchronized (lifecycle)
-        {
-            if (closed)
-            {
-                throw new IllegalStateException(name + ": transport is closed");
-            }
-            if (receiveThread != null)
-            {
-                throw new IllegalStateException(name + ": already started");
-            }
-            this.handler = handler;
-            owners.incrementAndGet();
-            receiveThread = Transports.startReceiveThread(name, this::receiveLoop);
-        }
     }
 
     /**
@@ -254,57 +197,15 @@ public final class PcapTransport implements FrameTransport
         }
     }
 
-    @Override
-    public TransportCounters counters()
-    {
-        return counters;
-    }
-
     /** libpcap's message for the most recent failed send, null if none failed yet; for diagnostics. */
     public String lastSendError()
     {
         return lastSendError;
     }
 
-    /**
-     * {@inheritDoc}
-     *
-     * <p>Breaks the receive loop, waits up to a second for the receive thread, then closes the handle. If the thread
-     * is stuck in the handler, it closes the handle itself when it gets out.
-     */
+    /** Breaks {@code pcap_loop}, or cuts short the pause after a read error. */
     @Override
-    public void close()
-    {
-        final Thread thread;
-        synchronized (lifecycle)
-        {
-            if (closed)
-            {
-                return;
-            }
-            closed = true;
-            thread = receiveThread;
-        }
-        if (thread != null && thread != Thread.currentThread())
-        {
-            // Nudge until it is gone: it is either in pcap_loop (breakLoop) or pausing after a read error (unpark).
-            if (!Transports.stopReceiveThread(thread, 1000, () ->
-            {
-                breakLoop();
-                LockSupport.unpark(thread);
-            }))
-            {
-                LOG.warn("{}: receive thread did not stop within 1 s (handler busy?); it will close the handle itself", name);
-            }
-        }
-        else if (thread != null)
-        {
-            breakLoop();
-        }
-        release();
-    }
-
-    private void breakLoop()
+    void wakeReceiver()
     {
         try
         {
@@ -314,70 +215,53 @@ public final class PcapTransport implements FrameTransport
         {
             // Already closed: nothing left to wake.
         }
+        LockSupport.unpark(receiveThread);
     }
 
-    private void release()
+    @Override
+    void releaseResources()
     {
-        if (owners.decrementAndGet() == 0)
-        {
-            handle.close();
-            linkState.close();
-        }
+        handle.close();
     }
 
-    private void receiveLoop()
+    @Override
+    void receive()
     {
+        receiveThread = Thread.currentThread();
         final RawPacketListener listener = this::onPacket;
-        try
+        while (!closed)
         {
-            while (!closed)
+            try
             {
-                try
+                handle.loop(-1, listener);
+            }
+            catch (final InterruptedException e)
+            {
+                // pcap_breakloop: close() asked us to stop, or a stale break; the loop condition decides.
+            }
+            catch (final PcapNativeException e)
+            {
+                // e.g. "The interface went down": wait a little instead of spinning, then read again.
+                if (!closed)
                 {
-                    handle.loop(-1, listener);
-                }
-                catch (final InterruptedException e)
-                {
-                    // pcap_breakloop: close() asked us to stop, or a stale break; the loop condition decides.
-                }
-                catch (final PcapNativeException e)
-                {
-                    // e.g. "The interface went down": wait a little instead of spinning, then read again.
-                    if (!closed)
-                    {
-                        LOG.debug("{}: pcap_loop failed: {}", name, e.getMessage());
-                        LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50));
-                    }
-                }
-                catch (final NotOpenException e)
-                {
-                    return;
+                    LOG.debug("{}: pcap_loop failed: {}", name, e.getMessage());
+                    LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50));
                 }
             }
-        }
-        finally
-        {
-            release();
+            catch (final NotOpenException e)
+            {
+                return;
+            }
         }
     }
 
     private void onPacket(final byte[] packet)
     {
-        if (closed)
+        if (!closed)
         {
-            return;
-        }
-        final int length = Math.min(packet.length, receiveBytes.length);
-        System.arraycopy(packet, 0, receiveBytes, 0, length);
-        counters.received(length);
-        receiveView.clear().limit(length);
-        try
-        {
-            handler.onFrame(receiveView, length);
-        }
-        catch (final RuntimeException e)
-        {
-            LOG.warn("{}: frame handler threw; frame dropped", name, e);
+            final int length = Math.min(packet.length, receiveBytes.length);
+            System.arraycopy(packet, 0, receiveBytes, 0, length);
+            deliver(receiveView, length);
         }
     }
 

@@ -15,6 +15,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -275,6 +276,26 @@ abstract class FrameTransportContractTest
         assertFalse(threadAlive(rxB), rxB + " still alive after close");
         assertFalse(a.send(ByteBuffer.wrap(frame(b.mac(), a.mac(), 60, 5)), 60), "send after close");
         assertFalse(a.isUp());
+    }
+
+    @Test
+    void shouldLetTheHandlerCloseItsOwnTransport() throws Exception
+    {
+        final FrameTransport a = link().a();
+        final FrameTransport b = link().b();
+        final CountDownLatch closed = new CountDownLatch(1);
+        b.start((frame, length) ->
+        {
+            b.close();
+            closed.countDown();
+        });
+
+        assertTrue(a.send(ByteBuffer.wrap(frame(b.mac(), a.mac(), 60, 13)), 60));
+
+        assertTrue(closed.await(5, TimeUnit.SECONDS), "handler did not run");
+        await(() -> !threadAlive("aoe-rx-" + b.name()), "B's receive thread to end after closing itself");
+        assertFalse(b.isUp());
+        b.close();
     }
 
     @Test
