@@ -1,0 +1,264 @@
+package org.aoemp.initiator;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+
+import org.aoemp.testing.Prerequisites;
+import org.aoemp.testing.VethRig;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Multipath against real vblades: one vblade per veth pair on the same file (the usual
+ * redundant-NIC setup), with links pulled, loss injected and targets killed under load.
+ */
+class MultipathVbladeTest
+{
+    private static final long MIB = 1 << 20;
+
+    @TempDir
+    Path dir;
+
+    private VethRig rig;
+    private Initiator initiator;
+    private final List<VethRig.Daemon> vblades = new ArrayList<>();
+    private Path disk;
+
+    @BeforeEach
+    void requirements()
+    {
+        Prerequisites.requireRoot();
+        Prerequisites.requireCommand("vblade", "vblade");
+        Prerequisites.requireCommand("nft", "nftables");
+    }
+
+    @AfterEach
+    void tearDown()
+    {
+        if (initiator != null)
+        {
+            initiator.close();
+        }
+        if (rig != null)
+        {
+            rig.close();
+        }
+    }
+
+    private AoeDevice open(final int paths, final DeviceOptions options) throws Exception
+    {
+        disk = dir.resolve("disk.img");
+        try (RandomAccessFile raf = new RandomAccessFile(disk.toFile(), "rw"))
+        {
+            raf.setLength(96 * MIB);
+        }
+        rig = VethRig.builder().pairs(paths).build();
+        final List<String> ifs = new ArrayList<>();
+        for (int i = 0; i < paths; i++)
+        {
+            vblades.add(rig.startVblade(4, 2, i, disk));
+            ifs.add(rig.initiatorIf(i));
+        }
+        initiator = Initiator.open("afpacket", ifs, Duration.ofSeconds(5));
+        final AoeDevice d = initiator.open(new TargetAddress(4, 2), options);
+        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (d.pathStats().size() < paths && System.nanoTime() < deadline)
+        {
+            Thread.sleep(10);
+        }
+        assertEquals(paths, d.pathStats().size(), "a path per (local NIC, vblade MAC)");
+        return d;
+    }
+
+    private static DeviceOptions fastFailover()
+    {
+        return DeviceOptions.defaults().withRto(Duration.ofMillis(50), Duration.ofMillis(20), Duration.ofMillis(250));
+    }
+
+    private static byte[] random(final int n, final long seed)
+    {
+        final byte[] b = new byte[n];
+        new Random(seed).nextBytes(b);
+        return b;
+    }
+
+    /** Writes {@code data} in 256 KiB requests, 16 in flight, running {@code midway} once halfway. */
+    private static void write(final AoeDevice d, final long offset, final byte[] data, final Runnable midway) throws Exception
+    {
+        final int chunk = 256 << 10;
+        final ArrayDeque<CompletableFuture<Void>> inFlight = new ArrayDeque<>();
+        boolean ran = false;
+        for (int pos = 0; pos < data.length; pos += chunk)
+        {
+            if (!ran && pos >= data.length / 2)
+            {
+                midway.run();
+                ran = true;
+            }
+            if (inFlight.size() >= 16)
+            {
+                inFlight.poll().get(60, TimeUnit.SECONDS);
+            }
+            inFlight.add(d.writeAsync(offset + pos, ByteBuffer.wrap(data, pos, Math.min(chunk, data.length - pos)).slice()));
+        }
+        for (final CompletableFuture<Void> f : inFlight)
+        {
+            f.get(60, TimeUnit.SECONDS);
+        }
+    }
+
+    private static byte[] read(final AoeDevice d, final long offset, final int length) throws Exception
+    {
+        final byte[] out = new byte[length];
+        final int chunk = 256 << 10;
+        final ArrayDeque<CompletableFuture<Void>> inFlight = new ArrayDeque<>();
+        for (int pos = 0; pos < length; pos += chunk)
+        {
+            if (inFlight.size() >= 16)
+            {
+                inFlight.poll().get(60, TimeUnit.SECONDS);
+            }
+            inFlight.add(d.readAsync(offset + pos, ByteBuffer.wrap(out, pos, Math.min(chunk, length - pos)).slice()));
+        }
+        for (final CompletableFuture<Void> f : inFlight)
+        {
+            f.get(60, TimeUnit.SECONDS);
+        }
+        return out;
+    }
+
+    private byte[] fileBytes(final long offset, final int n) throws Exception
+    {
+        try (RandomAccessFile raf = new RandomAccessFile(disk.toFile(), "r"))
+        {
+            final byte[] b = new byte[n];
+            raf.seek(offset);
+            raf.readFully(b);
+            return b;
+        }
+    }
+
+    private static void awaitState(final AoeDevice d, final int path, final PathState state, final Duration within) throws Exception
+    {
+        final long deadline = System.nanoTime() + within.toNanos();
+        while (d.pathStats().get(path).state() != state && System.nanoTime() < deadline)
+        {
+            Thread.sleep(10);
+        }
+        assertEquals(state, d.pathStats().get(path).state(), "path " + path);
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {2, 3})
+    void everyPathShouldCarryTrafficAndTheDataShouldReadBackEqual(final int paths) throws Exception
+    {
+        final AoeDevice d = open(paths, DeviceOptions.defaults());
+        final byte[] data = random((int)(32 * MIB), paths);
+        write(d, MIB, data, () -> { });
+        assertArrayEquals(data, read(d, MIB, data.length));
+        assertArrayEquals(data, fileBytes(MIB, data.length));
+        for (final PathStats p : d.pathStats())
+        {
+            assertTrue(p.framesReceived() > 1000, "path " + p.localInterface() + " carried traffic: " + p);
+        }
+    }
+
+    @Test
+    @org.junit.jupiter.api.Disabled("issue 3: after ip link down/up the AF_PACKET socket of that port intermittently "
+        + "receives nothing although the probe replies are on the wire (1 run in 3 with the re-bind in AfPacketTransport, "
+        + "3 in 3 without it); the path then never returns to UP")
+    void aLinkTakenDownMidWriteShouldCostNoErrorAndComeBack() throws Exception
+    {
+        final AoeDevice d = open(2, fastFailover());
+        final byte[] data = random((int)(48 * MIB), 7);
+        write(d, 0, data, () -> rig.linkDown(1));
+        awaitState(d, 1, PathState.DOWN, Duration.ofSeconds(2));
+        final long framesOnPath1 = d.pathStats().get(1).framesReceived();
+        rig.linkUp(1);
+        awaitState(d, 1, PathState.UP, Duration.ofSeconds(10));
+        assertArrayEquals(data, read(d, 0, data.length), "no data lost");
+        assertArrayEquals(data, fileBytes(0, data.length));
+        assertTrue(d.pathStats().get(1).framesReceived() > framesOnPath1 + 100, "the path carries traffic again");
+    }
+
+    @Test
+    void fivePercentLossOnEveryPathShouldCostNoError() throws Exception
+    {
+        final AoeDevice d = open(2, fastFailover().withDeadAfter(Duration.ofSeconds(60)));
+        rig.loss(0, 5);
+        rig.loss(1, 5);
+        final byte[] data = random((int)(64 * MIB), 11);
+        write(d, 0, data, () -> { });
+        assertArrayEquals(data, read(d, 0, data.length));
+        assertArrayEquals(data, fileBytes(0, data.length));
+        long retransmits = 0;
+        for (final PathStats p : d.pathStats())
+        {
+            retransmits += p.retransmits();
+        }
+        assertTrue(retransmits > 0, "losses were retransmitted");
+    }
+
+    @Test
+    void aVbladeKilledAndRestartedShouldCostNoError() throws Exception
+    {
+        final AoeDevice d = open(2, fastFailover());
+        final byte[] data = random((int)(32 * MIB), 13);
+        write(d, 0, data, () -> vblades.get(0).kill());
+        vblades.get(0).restart();
+        final byte[] more = random((int)(16 * MIB), 14);
+        write(d, 40 * MIB, more, () -> { });
+        assertArrayEquals(data, read(d, 0, data.length));
+        assertArrayEquals(more, read(d, 40 * MIB, more.length));
+        awaitState(d, 0, PathState.UP, Duration.ofSeconds(10));
+    }
+
+    @Test
+    void allPathsDownLongerThanDeadAfterShouldFailWithEioAndRecover() throws Exception
+    {
+        final AoeDevice d = open(2, fastFailover().withDeadAfter(Duration.ofSeconds(2)));
+        rig.linkDown(0);
+        rig.linkDown(1);
+        final long t0 = System.nanoTime();
+        final ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class,
+            () -> d.readAsync(0, ByteBuffer.allocate(64 << 10)).get(30, TimeUnit.SECONDS));
+        final double seconds = (System.nanoTime() - t0) / 1e9;
+        assertInstanceOf(org.aoemp.block.IoError.class, e.getCause());
+        assertEquals(org.aoemp.block.IoError.EIO, ((org.aoemp.block.IoError)e.getCause()).errno());
+        assertTrue(seconds <= 3.0, "EIO within dead-after + 1 s, took " + seconds);
+        rig.linkUp(0);
+        rig.linkUp(1);
+        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (System.nanoTime() < deadline)
+        {
+            try
+            {
+                d.readAsync(0, ByteBuffer.allocate(4096)).get(5, TimeUnit.SECONDS);
+                return; // recovered
+            }
+            catch (final ExecutionException again)
+            {
+                Thread.sleep(100);
+            }
+        }
+        throw new AssertionError("the device did not recover after the links came back");
+    }
+}
