@@ -123,6 +123,26 @@ class AoeDeviceFaultTest
     }
 
     @Test
+    void shouldUseLba28CommandsWhenIdentifyDoesNotOfferLba48() throws Exception
+    {
+        hub = new MemoryHub();
+        target = new ScriptedTarget(hub.attach("tgt0", TARGET_MAC, 1500), 7, 3, DISK, 16).lba28Only();
+        initiator = Initiator.start(List.of(hub.attach("ini0", INITIATOR_MAC, 1500)), Duration.ZERO);
+        device = initiator.open(new TargetAddress(7, 3), DeviceOptions.defaults());
+        assertEquals(false, device.isLba48());
+        roundTrip(DISK - (256 << 10), 256 << 10, 12);
+        assertEquals(java.util.Set.of(AtaHeader.ATA_IDENTIFY, AtaHeader.ATA_READ, AtaHeader.ATA_WRITE), target.commandsSeen());
+    }
+
+    @Test
+    void shouldUseLba48CommandsWhenIdentifyOffersThem() throws Exception
+    {
+        open(DeviceOptions.defaults());
+        roundTrip(0, 64 << 10, 13);
+        assertEquals(java.util.Set.of(AtaHeader.ATA_IDENTIFY, AtaHeader.ATA_READ_EXT, AtaHeader.ATA_WRITE_EXT), target.commandsSeen());
+    }
+
+    @Test
     void shouldSurviveDroppedReplies() throws Exception
     {
         open(fastRetries());

@@ -51,6 +51,8 @@ public final class ScriptedTarget implements AutoCloseable
     private final byte[] disk;
     private final int bufferCount;
     private volatile Script script = (n, c, l, s) -> Fate.SEND;
+    private volatile boolean lba48 = true;
+    private final java.util.Set<Integer> commandsSeen = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final ScheduledExecutorService later = Executors.newSingleThreadScheduledExecutor(
         r -> Thread.ofPlatform().name("scripted-target-later").daemon(true).unstarted(r));
     private final AtomicLong ataRequests = new AtomicLong();
@@ -70,6 +72,19 @@ public final class ScriptedTarget implements AutoCloseable
     {
         this.script = s;
         return this;
+    }
+
+    /** Advertises LBA28 only (IDENTIFY words 83/86 without bit 10), as an old disk would. */
+    public ScriptedTarget lba28Only()
+    {
+        lba48 = false;
+        return this;
+    }
+
+    /** Every ATA command code received so far. */
+    public java.util.Set<Integer> commandsSeen()
+    {
+        return commandsSeen;
     }
 
     public byte[] disk()
@@ -138,6 +153,7 @@ public final class ScriptedTarget implements AutoCloseable
         final long lba = ext ? a.lba() : a.lba28();
         final int sectors = a.sectorCount();
         final long n = ataRequests.getAndIncrement();
+        commandsSeen.add(cmd);
         int replyLength = AtaHeader.DATA_OFFSET;
         int status = AtaHeader.STATUS_DRDY;
         int error = 0;
@@ -146,6 +162,14 @@ public final class ScriptedTarget implements AutoCloseable
             case AtaHeader.ATA_IDENTIFY ->
             {
                 Identify.write(reply, AtaHeader.DATA_OFFSET, disk.length / 512, "Scripted Target", shelf + "." + slot, "T1");
+                if (!lba48)
+                {
+                    for (final int word : new int[] {Identify.COMMAND_SET_SUPPORTED_OFFSET, Identify.COMMAND_SET_ENABLED_OFFSET})
+                    {
+                        final int at = AtaHeader.DATA_OFFSET + word;
+                        org.aoemp.protocol.Bytes.u16le(reply, at, org.aoemp.protocol.Bytes.u16le(reply, at) & ~Identify.LBA48_BIT);
+                    }
+                }
                 replyLength += 512;
             }
             case AtaHeader.ATA_READ, AtaHeader.ATA_READ_EXT ->
