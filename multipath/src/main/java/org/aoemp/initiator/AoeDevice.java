@@ -52,6 +52,9 @@ public final class AoeDevice implements BlockDevice
     private final MpscAtomicArrayQueue<Slot> completed;
     private final ConcurrentLinkedQueue<Runnable> control = new ConcurrentLinkedQueue<>();
     private final ArrayDeque<Slot> retry;
+    /** Write requests waiting because their next command overlaps a fenced range (engine). */
+    private final ArrayDeque<IoRequest> fenced = new ArrayDeque<>();
+    private final WriteFences fences;
     private final Thread engine;
     private volatile boolean parked;
     private volatile boolean running = true;
@@ -102,6 +105,7 @@ public final class AoeDevice implements BlockDevice
         freeCount = slots.length;
         completed = new MpscAtomicArrayQueue<>(Math.max(2, slots.length));
         retry = new ArrayDeque<>(slots.length);
+        fences = new WriteFences(options.fenceTimeout().toNanos());
         tx = ByteBuffer.allocateDirect(9216 + 64);
         engine = Thread.ofPlatform().name("aoe-" + address).daemon(true).unstarted(this::runEngine);
         engine.start();
@@ -146,7 +150,7 @@ public final class AoeDevice implements BlockDevice
     public DeviceStats stats()
     {
         return new DeviceStats(address.toString(), sizeBytes, sectorsPerCommand(), dead, staleReplies, foreignReplies,
-            truncatedReplies, commandsFailed, pathStats());
+            truncatedReplies, commandsFailed, fences.raised(), fences.liftedByReply(), fences.expired(), pathStats());
     }
 
     // ---------------------------------------------------------------------------------------
@@ -397,6 +401,7 @@ public final class AoeDevice implements BlockDevice
         final int generation = Slot.generationOf(tag);
         if (s.state() != Slot.pack(generation, Slot.INFLIGHT))
         {
+            s.onLateReply(generation);
             staleReplies = staleReplies + 1;
             return;
         }
@@ -419,6 +424,7 @@ public final class AoeDevice implements BlockDevice
         }
         if (!s.claim(generation, Slot.INFLIGHT, Slot.RECEIVING))
         {
+            s.onLateReply(generation);
             staleReplies = staleReplies + 1;
             return;
         }
@@ -481,7 +487,11 @@ public final class AoeDevice implements BlockDevice
     private void park(final long now)
     {
         long until = Math.min(nextDeadlineNanos, now + MAX_PARK_NANOS);
-        if (busyCount == 0 && current == null && retry.isEmpty())
+        if (!fenced.isEmpty())
+        {
+            until = Math.min(until, now + TIMER_TICK_NANOS);
+        }
+        if (busyCount == 0 && current == null && retry.isEmpty() && fenced.isEmpty())
         {
             until = now + MAX_PARK_NANOS;
         }
@@ -653,8 +663,16 @@ public final class AoeDevice implements BlockDevice
         {
             return n + failQueued();
         }
+        if (!fences.isEmpty())
+        {
+            fences.lift(now);
+        }
         while (true)
         {
+            if (current == null && !fenced.isEmpty() && !blockedByFence(fenced.peekFirst()))
+            {
+                current = fenced.pollFirst();
+            }
             if (current == null)
             {
                 current = submitted.relaxedPoll();
@@ -670,6 +688,13 @@ public final class AoeDevice implements BlockDevice
             if (freeCount == 0)
             {
                 break;
+            }
+            if (blockedByFence(current))
+            {
+                // a later write overlapping a fenced range waits; other requests go on
+                fenced.addLast(current);
+                current = null;
+                continue;
             }
             final Path p = choosePath();
             if (p == null)
@@ -690,6 +715,15 @@ public final class AoeDevice implements BlockDevice
         return n;
     }
 
+    private boolean blockedByFence(final IoRequest r)
+    {
+        if (fences.isEmpty() || r.op != IoRequest.WRITE && r.op != IoRequest.ZEROES || r.fullyIssued())
+        {
+            return false;
+        }
+        return fences.blocks(r.lba + r.nextSector, Math.min(sectorsPerCommand(), r.sectors - r.nextSector));
+    }
+
     private int failQueued()
     {
         int n = 0;
@@ -704,6 +738,15 @@ public final class AoeDevice implements BlockDevice
             n++;
         }
         IoRequest r;
+        while ((r = fenced.poll()) != null)
+        {
+            r.fail(deadError());
+            if (r.outstanding == 0)
+            {
+                complete(r);
+            }
+            n++;
+        }
         while ((r = submitted.relaxedPoll()) != null)
         {
             if (r.op == IoRequest.IDENTIFY)
@@ -755,6 +798,7 @@ public final class AoeDevice implements BlockDevice
         }
         r.outstanding++;
         s.firstSentNanos = now;
+        s.commandFirstGeneration = s.generation;
         transmit(s, p, now, false);
     }
 
@@ -878,7 +922,7 @@ public final class AoeDevice implements BlockDevice
             n += checkLinks(now);
         }
         long next = Long.MAX_VALUE;
-        boolean waiting = current != null || !retry.isEmpty() || !submitted.isEmpty();
+        boolean waiting = current != null || !retry.isEmpty() || !submitted.isEmpty() || !fenced.isEmpty();
         for (int i = 0; i < slots.length && busyCount > 0; i++)
         {
             final Slot s = slots[i];
@@ -930,12 +974,22 @@ public final class AoeDevice implements BlockDevice
             return true;
         }
         s.retries++;
+        fenceIfWrite(s, now);
         if (p.onTimeout(options.downAfterTimeouts(), now, FIRST_PROBE_NANOS))
         {
             evacuate(p);
         }
         retry.addLast(s);
         return true;
+    }
+
+    /** A write about to be sent again: its earlier copies might still land, so fence its range. */
+    private void fenceIfWrite(final Slot s, final long now)
+    {
+        if (s.ataCommand == AtaHeader.ATA_WRITE || s.ataCommand == AtaHeader.ATA_WRITE_EXT)
+        {
+            fences.raise(s, (s.generation - 1) & Slot.GENERATION_MASK, now);
+        }
     }
 
     /** Moves every command in flight on a path that went DOWN to the retry queue at once. */
@@ -946,6 +1000,7 @@ public final class AoeDevice implements BlockDevice
             final Slot s = slots[i];
             if (s.busy && s.path == down && s.request.op != IoRequest.PROBE && s.isInFlight() && s.recall())
             {
+                fenceIfWrite(s, System.nanoTime());
                 down.onAbandon();
                 retry.addLast(s);
             }
@@ -1062,6 +1117,14 @@ public final class AoeDevice implements BlockDevice
             current = null;
         }
         IoRequest r;
+        while ((r = fenced.poll()) != null)
+        {
+            r.fail(e);
+            if (r.outstanding == 0)
+            {
+                complete(r);
+            }
+        }
         while ((r = submitted.relaxedPoll()) != null)
         {
             r.fail(e);

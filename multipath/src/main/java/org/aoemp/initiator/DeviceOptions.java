@@ -14,6 +14,10 @@ import java.time.Duration;
  * @param slots              command slots (tags) of the device: its in-flight limit across paths
  * @param maxSectors         cap on sectors per command (0 = MTU and target decide)
  * @param openTimeout        how long open() waits for discovery and IDENTIFY
+ * @param readOnly           refuse writes locally (EPERM)
+ * @param fenceTimeout       how long a retransmitted write fences its range against later
+ *                           overlapping writes when no reply proves its first copy landed: it
+ *                           must exceed the longest time a frame can linger in the network
  */
 public record DeviceOptions(
     Duration deadAfter,
@@ -24,7 +28,8 @@ public record DeviceOptions(
     int slots,
     int maxSectors,
     Duration openTimeout,
-    boolean readOnly)
+    boolean readOnly,
+    Duration fenceTimeout)
 {
     public DeviceOptions
     {
@@ -45,31 +50,36 @@ public record DeviceOptions(
     public static DeviceOptions defaults()
     {
         return new DeviceOptions(Duration.ofSeconds(60), Duration.ofMillis(200), Duration.ofMillis(20),
-            Duration.ofSeconds(2), 3, 1024, 0, Duration.ofSeconds(5), false);
+            Duration.ofSeconds(2), 3, 1024, 0, Duration.ofSeconds(5), false, Duration.ofSeconds(1));
     }
 
     public DeviceOptions withDeadAfter(final Duration d)
     {
-        return new DeviceOptions(d, initialRto, rtoFloor, rtoCeiling, downAfterTimeouts, slots, maxSectors, openTimeout, readOnly);
+        return new DeviceOptions(d, initialRto, rtoFloor, rtoCeiling, downAfterTimeouts, slots, maxSectors, openTimeout, readOnly, fenceTimeout);
     }
 
     public DeviceOptions withRto(final Duration initial, final Duration floor, final Duration ceiling)
     {
-        return new DeviceOptions(deadAfter, initial, floor, ceiling, downAfterTimeouts, slots, maxSectors, openTimeout, readOnly);
+        return new DeviceOptions(deadAfter, initial, floor, ceiling, downAfterTimeouts, slots, maxSectors, openTimeout, readOnly, fenceTimeout);
     }
 
     public DeviceOptions withOpenTimeout(final Duration d)
     {
-        return new DeviceOptions(deadAfter, initialRto, rtoFloor, rtoCeiling, downAfterTimeouts, slots, maxSectors, d, readOnly);
+        return new DeviceOptions(deadAfter, initialRto, rtoFloor, rtoCeiling, downAfterTimeouts, slots, maxSectors, d, readOnly, fenceTimeout);
     }
 
     public DeviceOptions withReadOnly(final boolean ro)
     {
-        return new DeviceOptions(deadAfter, initialRto, rtoFloor, rtoCeiling, downAfterTimeouts, slots, maxSectors, openTimeout, ro);
+        return new DeviceOptions(deadAfter, initialRto, rtoFloor, rtoCeiling, downAfterTimeouts, slots, maxSectors, openTimeout, ro, fenceTimeout);
+    }
+
+    public DeviceOptions withFenceTimeout(final Duration d)
+    {
+        return new DeviceOptions(deadAfter, initialRto, rtoFloor, rtoCeiling, downAfterTimeouts, slots, maxSectors, openTimeout, readOnly, d);
     }
 
     public DeviceOptions withMaxSectors(final int n)
     {
-        return new DeviceOptions(deadAfter, initialRto, rtoFloor, rtoCeiling, downAfterTimeouts, slots, n, openTimeout, readOnly);
+        return new DeviceOptions(deadAfter, initialRto, rtoFloor, rtoCeiling, downAfterTimeouts, slots, n, openTimeout, readOnly, fenceTimeout);
     }
 }

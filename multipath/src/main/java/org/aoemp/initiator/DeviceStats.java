@@ -12,6 +12,9 @@ public record DeviceStats(
     long foreignReplies,
     long truncatedReplies,
     long requestsFailed,
+    long fencesRaised,
+    long fencesLiftedByReply,
+    long fencesExpired,
     List<PathStats> paths)
 {
 }

@@ -56,6 +56,15 @@ final class Slot
     long deadlineNanos;
     int retries;
     boolean busy;
+    /** Generation the current command was first sent with (engine). */
+    int commandFirstGeneration;
+
+    // Stale-write watch: generations [watchFrom, watchTo] of a write that was sent more than once.
+    // The engine sets them when it fences the write's range; a receive thread that sees a reply
+    // to one of them sets watchHit, proving an old copy reached the target.
+    volatile int watchFrom = -1;
+    volatile int watchTo;
+    volatile boolean watchHit;
 
     // Written by the receive thread before DONE; read by the engine after dequeuing the slot.
     int replyStatus;
@@ -126,6 +135,16 @@ final class Slot
         retries = 0;
         aoeError = 0;
         STATE.setRelease(this, pack(generation, HELD));
+    }
+
+    /** Receive thread: a reply that lost (old generation); note it if it answers a watched copy. */
+    void onLateReply(final int replyGeneration)
+    {
+        final int from = watchFrom;
+        if (from >= 0 && ((replyGeneration - from) & GENERATION_MASK) <= ((watchTo - from) & GENERATION_MASK))
+        {
+            watchHit = true;
+        }
     }
 
     boolean isInFlight()

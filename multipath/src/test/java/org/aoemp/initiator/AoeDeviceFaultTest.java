@@ -142,6 +142,63 @@ class AoeDeviceFaultTest
         assertEquals(java.util.Set.of(AtaHeader.ATA_IDENTIFY, AtaHeader.ATA_READ_EXT, AtaHeader.ATA_WRITE_EXT), target.commandsSeen());
     }
 
+    /** Holds back the first copy of the first write to sector {@code lba} for {@code millis} on the hub. */
+    private void delayFirstCopyOfWriteTo(final long lba, final long millis)
+    {
+        final java.util.concurrent.ScheduledExecutorService later = java.util.concurrent.Executors.newSingleThreadScheduledExecutor();
+        final java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+        hub.interceptor((source, frame, forward) ->
+        {
+            final ByteBuffer b = ByteBuffer.wrap(frame);
+            final AtaHeader a = new AtaHeader().wrap(b, 0);
+            final boolean write = source.mac() == INITIATOR_MAC && frame.length > AtaHeader.DATA_OFFSET
+                && new org.aoemp.protocol.AoeHeader().wrap(b, 0).command() == org.aoemp.protocol.AoeHeader.CMD_ATA
+                && a.cmdStatus() == AtaHeader.ATA_WRITE_EXT && a.lba() == lba;
+            if (write && done.compareAndSet(false, true))
+            {
+                later.schedule(() -> forward.deliver(frame), millis, TimeUnit.MILLISECONDS);
+            }
+            else
+            {
+                forward.deliver(frame);
+            }
+        });
+    }
+
+    private void olderWriteDelayedThenNewerWrite(final DeviceOptions options) throws Exception
+    {
+        open(options);
+        delayFirstCopyOfWriteTo(64, 300);
+        final byte[] older = random(1024, 21);
+        final byte[] newer = random(1024, 22);
+        device.writeAsync(64 * 512, ByteBuffer.wrap(older)).get(10, TimeUnit.SECONDS); // completes via the retransmission
+        device.writeAsync(64 * 512, ByteBuffer.wrap(newer)).get(10, TimeUnit.SECONDS);
+        Thread.sleep(600); // the held-back copy has surely landed by now
+        final byte[] onDisk = new byte[1024];
+        System.arraycopy(target.disk(), 64 * 512, onDisk, 0, 1024);
+        assertArrayEquals(newer, onDisk, "the newer write survived the late copy of the older one");
+    }
+
+    @Test
+    void shouldNotLetALateCopyOfAnOlderWriteOverwriteANewerWrite() throws Exception
+    {
+        olderWriteDelayedThenNewerWrite(fastRetries().withFenceTimeout(Duration.ofSeconds(2)));
+        final DeviceStats st = device.stats();
+        assertTrue(st.fencesRaised() >= 1, "the retransmitted write fenced its range");
+        assertEquals(1, st.fencesLiftedByReply(), "the reply to the late first copy lifted the fence");
+    }
+
+    @Test
+    void withoutTheFenceTheLateCopyWouldWin() throws Exception
+    {
+        // Control: the hazard is real. A fence that expires at once lets the newer write through, and
+        // the late copy of the older write then lands on top of it.
+        final org.opentest4j.AssertionFailedError e = org.junit.jupiter.api.Assertions.assertThrows(
+            org.opentest4j.AssertionFailedError.class,
+            () -> olderWriteDelayedThenNewerWrite(fastRetries().withFenceTimeout(Duration.ofNanos(1))));
+        assertTrue(e.getMessage().contains("newer write survived"), e.getMessage());
+    }
+
     @Test
     void shouldSurviveDroppedReplies() throws Exception
     {
@@ -165,7 +222,7 @@ class AoeDeviceFaultTest
     {
         // Four slots: a slot is reused within a few commands, so a late reply meets a newer command in it.
         open(new DeviceOptions(Duration.ofSeconds(60), Duration.ofMillis(10), Duration.ofMillis(5), Duration.ofMillis(50), 1000, 4, 0,
-            Duration.ofSeconds(5), false));
+            Duration.ofSeconds(5), false, Duration.ofSeconds(1)));
         final byte[] image = random(1 << 20, 5);
         System.arraycopy(image, 0, target.disk(), 0, image.length);
         target.script((n, cmd, lba, sectors) -> n % 7 == 3 ? Fate.delay(40) : n % 11 == 5 ? Fate.delay(120) : Fate.SEND);
