@@ -199,6 +199,41 @@ class MultipathVbladeTest
         assertTrue(d.pathStats().get(1).framesReceived() > framesOnPath1 + 100, "the path carries traffic again");
     }
 
+    /** MB/s of sequential 1 MiB reads over {@code ifs} for about {@code bytes}. */
+    private double readRate(final List<String> ifs, final long bytes) throws Exception
+    {
+        try (Initiator ini = Initiator.open("afpacket", ifs, Duration.ZERO))
+        {
+            final AoeDevice d = ini.open(new TargetAddress(4, 2), DeviceOptions.defaults());
+            final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (d.pathStats().size() < ifs.size() && System.nanoTime() < deadline)
+            {
+                Thread.sleep(10);
+            }
+            read(d, 0, (int)(8 * MIB)); // warm up: windows open, JIT compiles
+            final long t0 = System.nanoTime();
+            read(d, 8 * MIB, (int)bytes);
+            d.pathStats().forEach(p -> System.out.println("  " + p));
+            return bytes / 1e6 / ((System.nanoTime() - t0) / 1e9);
+        }
+    }
+
+    @Test
+    void twoRateLimitedPathsShouldCarryAtLeast1Point6TimesOnePath() throws Exception
+    {
+        final AoeDevice d = open(2, DeviceOptions.defaults());
+        d.close();
+        initiator.close();
+        initiator = null;
+        rig.rateLimit(0, "200mbit");
+        rig.rateLimit(1, "200mbit");
+        final double one = readRate(List.of(rig.initiatorIf(0)), 24 * MIB);
+        final double two = readRate(List.of(rig.initiatorIf(0), rig.initiatorIf(1)), 48 * MIB);
+        System.out.printf("tbf 200mbit per link: 1 path %.1f MB/s, 2 paths %.1f MB/s, ratio %.2f%n", one, two, two / one);
+        assertTrue(one < 27, "the rate limit holds on one path: " + one + " MB/s");
+        assertTrue(two >= 1.6 * one, "2 paths " + two + " MB/s vs 1 path " + one + " MB/s");
+    }
+
     @Test
     void fivePercentLossOnEveryPathShouldCostNoError() throws Exception
     {
