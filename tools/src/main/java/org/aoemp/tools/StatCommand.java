@@ -10,6 +10,7 @@ import java.util.TreeSet;
 import java.util.concurrent.Callable;
 
 import org.aoemp.initiator.Initiator;
+import org.aoemp.initiator.PathStats;
 import org.aoemp.initiator.TargetDirectory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -28,6 +29,10 @@ final class StatCommand implements Callable<Integer>
 
     @Option(names = "--json", description = "Print JSON instead of the table.")
     boolean json;
+
+    @Option(names = {"-v", "--verbose"}, description = "Add each path's counters (state, window, SRTT, RTO, frames, bytes, "
+        + "retransmits, timeouts) as measured while this command talked to the target.")
+    boolean verbose;
 
     @Spec
     CommandSpec spec;
@@ -50,6 +55,12 @@ final class StatCommand implements Callable<Integer>
                     m.put("interfaces", List.copyOf(interfaces(e.target())));
                     m.put("payloadBytes", e.target().payloadBytes());
                     m.put("state", state(e));
+                    if (verbose)
+                    {
+                        final List<Object> paths = new ArrayList<>();
+                        e.paths().forEach(p -> paths.add(Survey.pathJson(p)));
+                        m.put("paths", paths);
+                    }
                     rows.add(m);
                 }
                 out.println(Json.write(rows));
@@ -60,6 +71,16 @@ final class StatCommand implements Callable<Integer>
                 {
                     out.printf(Locale.ROOT, "%10s %15s %10s %-5d %-14s%n", e.target().address(), Units.gigabytes(e.sizeBytes()),
                         String.join(",", interfaces(e.target())), e.target().payloadBytes(), state(e));
+                    if (verbose)
+                    {
+                        for (final PathStats p : e.paths())
+                        {
+                            out.printf(Locale.ROOT, "    %-12s -> %s  %-7s window %d/%d  srtt %d us  rto %d us  frames %d/%d  "
+                                + "retransmits %d  timeouts %d%n", p.localInterface(), p.remoteMac(), p.state(), p.window(),
+                                p.bufferCount(), p.srttMicros(), p.rtoMicros(), p.framesSent(), p.framesReceived(), p.retransmits(),
+                                p.timeouts());
+                        }
+                    }
                 }
             }
             out.flush();

@@ -11,6 +11,7 @@ import org.aoemp.block.IoError;
 import org.aoemp.initiator.AoeDevice;
 import org.aoemp.initiator.DeviceOptions;
 import org.aoemp.initiator.Initiator;
+import org.aoemp.initiator.PathStats;
 import org.aoemp.initiator.TargetDirectory;
 import org.aoemp.protocol.Identify;
 
@@ -18,7 +19,7 @@ import org.aoemp.protocol.Identify;
 final class Survey
 {
     /** One target: its directory entry and its IDENTIFY data, or why IDENTIFY failed. */
-    record Entry(TargetDirectory.Target target, Identify identify, long sizeBytes, String error)
+    record Entry(TargetDirectory.Target target, Identify identify, long sizeBytes, String error, List<PathStats> paths)
     {
         Map<String, Object> toJson()
         {
@@ -58,6 +59,27 @@ final class Survey
         }
     }
 
+    /** The counters of one path as a JSON object. */
+    static Map<String, Object> pathJson(final PathStats p)
+    {
+        final Map<String, Object> m = new LinkedHashMap<>();
+        m.put("interface", p.localInterface());
+        m.put("mac", p.remoteMac());
+        m.put("state", p.state().name());
+        m.put("window", p.window());
+        m.put("inFlight", p.inFlight());
+        m.put("bufferCount", p.bufferCount());
+        m.put("srttMicros", p.srttMicros());
+        m.put("rtoMicros", p.rtoMicros());
+        m.put("framesSent", p.framesSent());
+        m.put("framesReceived", p.framesReceived());
+        m.put("bytesSent", p.bytesSent());
+        m.put("bytesReceived", p.bytesReceived());
+        m.put("retransmits", p.retransmits());
+        m.put("timeouts", p.timeouts());
+        return m;
+    }
+
     private Survey()
     {
     }
@@ -69,11 +91,11 @@ final class Survey
         {
             try (AoeDevice d = initiator.open(t.address(), DeviceOptions.defaults().withOpenTimeout(wait).withDeadAfter(wait)))
             {
-                out.add(new Entry(t, d.identity(), d.size(), null));
+                out.add(new Entry(t, d.identity(), d.size(), null, d.pathStats()));
             }
             catch (final IoError e)
             {
-                out.add(new Entry(t, null, 0, e.getMessage()));
+                out.add(new Entry(t, null, 0, e.getMessage(), List.of()));
             }
         }
         return out;

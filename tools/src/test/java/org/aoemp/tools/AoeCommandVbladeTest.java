@@ -126,6 +126,17 @@ class AoeCommandVbladeTest
     }
 
     @Test
+    void statVerboseShouldShowPerPathCounters()
+    {
+        final Run r = aoe("stat", "-v", "-i", ifName);
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().matches("(?s).*" + ifName + " +-> [0-9a-f:]{17}  UP +window \\d+/16  srtt \\d+ us.*frames [1-9]\\d*/[1-9]\\d*.*"),
+            r.out());
+        final Run j = aoe("stat", "-v", "--json", "-i", ifName);
+        assertTrue(j.out().contains("\"retransmits\": 0") && j.out().contains("\"state\": \"UP\""), j.out());
+    }
+
+    @Test
     void pingShouldShowConfigAndIdentify()
     {
         final Run r = aoe("ping", "7", "3", "-i", ifName, "-I");
