@@ -1,0 +1,299 @@
+package org.aoemp.nbd;
+
+import static org.aoemp.nbd.HandshakeCodec.*;
+
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.ByteToMessageDecoder;
+import io.netty.util.concurrent.ScheduledFuture;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The server side of the fixed-newstyle handshake for one connection. Sends the greeting,
+ * checks the client flags, answers options one at a time, and on GO or EXPORT_NAME replaces
+ * itself with {@link RequestDecoder} + {@link TransmissionHandler}; bytes the client already sent
+ * past the handshake are handed on to them.
+ *
+ * <p>Hostile input ends the connection without allocating anything in proportion to it: wrong
+ * magic, unknown client flags, an option longer than {@link HandshakeCodec#MAX_OPTION_LENGTH}
+ * (EXPORT_NAME: longer than {@link HandshakeCodec#MAX_STRING_LENGTH}), more than
+ * {@link ServerConfig#maxOptions()} options, or no GO within the handshake timeout. Malformed or
+ * unsupported options get an error reply and the handshake goes on.
+ *
+ * <p>Thread: the channel's event loop only.
+ */
+final class HandshakeHandler extends ByteToMessageDecoder
+{
+    private static final Logger LOG = LoggerFactory.getLogger(HandshakeHandler.class);
+
+    private enum State
+    {
+        CLIENT_FLAGS, OPTION_HEADER, OPTION_DATA, DONE
+    }
+
+    private final ServerConfig config;
+    private State state = State.CLIENT_FLAGS;
+    private boolean fixedNewstyle;
+    private boolean noZeroes;
+    private int optionCount;
+    private int option;
+    private int optionLength;
+    private ScheduledFuture<?> timeout;
+
+    HandshakeHandler(final ServerConfig config)
+    {
+        this.config = config;
+    }
+
+    @Override
+    public void channelActive(final ChannelHandlerContext ctx) throws Exception
+    {
+        ctx.writeAndFlush(writeGreeting(ctx.alloc().buffer(GREETING_LENGTH), SERVER_FLAGS), ctx.voidPromise());
+        timeout = ctx.executor().schedule(
+            () -> fail(ctx, "no GO within " + config.handshakeTimeoutMillis() + " ms"),
+            config.handshakeTimeoutMillis(), TimeUnit.MILLISECONDS);
+        super.channelActive(ctx);
+    }
+
+    @Override
+    protected void handlerRemoved0(final ChannelHandlerContext ctx)
+    {
+        cancelTimeout();
+    }
+
+    @Override
+    public void userEventTriggered(final ChannelHandlerContext ctx, final Object event) throws Exception
+    {
+        if (event == ShutdownEvent.INSTANCE)
+        {
+            fail(ctx, "server shutting down");
+            return;
+        }
+        super.userEventTriggered(ctx, event);
+    }
+
+    @Override
+    protected void decode(final ChannelHandlerContext ctx, final ByteBuf in, final List<Object> out)
+    {
+        // Loop here rather than rely on ByteToMessageDecoder calling again: it stops once the input is
+        // empty, and an option with no data is complete as soon as its header is.
+        while (step(ctx, in))
+        {
+            // next state
+        }
+    }
+
+    /** Advances by one state; false when more input is needed or the handshake is over. */
+    private boolean step(final ChannelHandlerContext ctx, final ByteBuf in)
+    {
+        switch (state)
+        {
+            case CLIENT_FLAGS ->
+            {
+                if (in.readableBytes() < CLIENT_FLAGS_LENGTH)
+                {
+                    return false;
+                }
+                final int flags = in.readInt();
+                if ((flags & ~KNOWN_CLIENT_FLAGS) != 0)
+                {
+                    fail(ctx, "unknown client flags 0x" + Integer.toHexString(flags));
+                    in.skipBytes(in.readableBytes());
+                    return false;
+                }
+                fixedNewstyle = (flags & CLIENT_FLAG_FIXED_NEWSTYLE) != 0;
+                noZeroes = (flags & CLIENT_FLAG_NO_ZEROES) != 0;
+                state = State.OPTION_HEADER;
+                return true;
+            }
+            case OPTION_HEADER ->
+            {
+                if (in.readableBytes() < OPTION_HEADER_LENGTH)
+                {
+                    return false;
+                }
+                final long magic = in.readLong();
+                option = in.readInt();
+                final long length = in.readUnsignedInt();
+                if (magic != IHAVEOPT)
+                {
+                    fail(ctx, "bad option magic 0x" + Long.toHexString(magic));
+                }
+                else if (++optionCount > config.maxOptions())
+                {
+                    fail(ctx, "more than " + config.maxOptions() + " options");
+                }
+                else if (length > MAX_OPTION_LENGTH || (option == OPT_EXPORT_NAME && length > MAX_STRING_LENGTH))
+                {
+                    // Never read (let alone buffer) what a peer claims will follow: reply if the client can
+                    // take an error, then hang up.
+                    if (fixedNewstyle && option != OPT_EXPORT_NAME)
+                    {
+                        ctx.write(writeError(ctx.alloc().buffer(), option, REP_ERR_INVALID,
+                            optionName(option) + " data of " + length + " bytes is too long"), ctx.voidPromise());
+                    }
+                    fail(ctx, optionName(option) + " length " + length);
+                }
+                else
+                {
+                    optionLength = (int)length;
+                    state = State.OPTION_DATA;
+                    return true;
+                }
+                in.skipBytes(in.readableBytes());
+                return false;
+            }
+            case OPTION_DATA ->
+            {
+                if (in.readableBytes() < optionLength)
+                {
+                    return false;
+                }
+                state = State.OPTION_HEADER;
+                handleOption(ctx, option, in.readSlice(optionLength));
+                return state != State.DONE;
+            }
+            case DONE ->
+            {
+                in.skipBytes(in.readableBytes());
+                return false;
+            }
+            default -> throw new IllegalStateException(state.toString());
+        }
+    }
+
+    private void handleOption(final ChannelHandlerContext ctx, final int option, final ByteBuf data)
+    {
+        if (!fixedNewstyle && option != OPT_EXPORT_NAME)
+        {
+            // A plain newstyle client cannot read option replies.
+            fail(ctx, "option " + optionName(option) + " from a client without FIXED_NEWSTYLE");
+            return;
+        }
+        switch (option)
+        {
+            case OPT_EXPORT_NAME -> exportName(ctx, data);
+            case OPT_INFO, OPT_GO -> infoOrGo(ctx, option, data);
+            case OPT_LIST -> list(ctx, data);
+            case OPT_ABORT ->
+            {
+                state = State.DONE;
+                ctx.writeAndFlush(writeAck(ctx.alloc().buffer(OPTION_REPLY_HEADER_LENGTH), option))
+                    .addListener(ChannelFutureListener.CLOSE);
+            }
+            case OPT_STARTTLS -> reply(ctx, writeError(ctx.alloc().buffer(), option, REP_ERR_UNSUP,
+                "TLS is not supported by this server"));
+            default -> reply(ctx, writeError(ctx.alloc().buffer(), option, REP_ERR_UNSUP,
+                optionName(option) + " is not supported by this server"));
+        }
+    }
+
+    private void exportName(final ChannelHandlerContext ctx, final ByteBuf data)
+    {
+        final String name = InfoRequest.decodeUtf8(data, data.readerIndex(), data.readableBytes());
+        final Export export = name == null ? null : config.lookup(name);
+        if (export == null)
+        {
+            // EXPORT_NAME has no error reply: closing is the only refusal.
+            fail(ctx, "EXPORT_NAME for unknown export '" + name + "'");
+            return;
+        }
+        final ByteBuf reply = writeExportNameReply(
+            ctx.alloc().buffer(10 + EXPORT_NAME_PADDING), export.size(), export.transmissionFlags(), noZeroes);
+        ctx.writeAndFlush(reply, ctx.voidPromise());
+        startTransmission(ctx, export);
+    }
+
+    private void infoOrGo(final ChannelHandlerContext ctx, final int option, final ByteBuf data)
+    {
+        final InfoRequest request = InfoRequest.parse(data);
+        if (request == null)
+        {
+            reply(ctx, writeError(ctx.alloc().buffer(), option, REP_ERR_INVALID, "malformed " + optionName(option)));
+            return;
+        }
+        final Export export = config.lookup(request.name());
+        if (export == null)
+        {
+            reply(ctx, writeError(ctx.alloc().buffer(), option, REP_ERR_UNKNOWN,
+                "no export named '" + request.name() + "'"));
+            return;
+        }
+        final ByteBuf out = ctx.alloc().buffer();
+        writeInfoExport(out, option, export.size(), export.transmissionFlags());
+        if (request.requested(INFO_NAME))
+        {
+            writeInfoString(out, option, INFO_NAME, export.name());
+        }
+        if (request.requested(INFO_DESCRIPTION))
+        {
+            writeInfoString(out, option, INFO_DESCRIPTION, export.description());
+        }
+        if (request.requested(INFO_BLOCK_SIZE))
+        {
+            writeInfoBlockSize(out, option, export.blockSize(), Math.max(4096, export.blockSize()), RequestCheck.MAX_PAYLOAD);
+        }
+        writeAck(out, option);
+        reply(ctx, out);
+        if (option == OPT_GO)
+        {
+            startTransmission(ctx, export);
+        }
+    }
+
+    private void list(final ChannelHandlerContext ctx, final ByteBuf data)
+    {
+        if (data.isReadable())
+        {
+            reply(ctx, writeError(ctx.alloc().buffer(), OPT_LIST, REP_ERR_INVALID, "LIST takes no data"));
+            return;
+        }
+        final ByteBuf out = ctx.alloc().buffer();
+        for (final Export e : config.exports())
+        {
+            writeServer(out, OPT_LIST, e.name(), e.description());
+        }
+        reply(ctx, writeAck(out, OPT_LIST));
+    }
+
+    private void startTransmission(final ChannelHandlerContext ctx, final Export export)
+    {
+        state = State.DONE;
+        cancelTimeout();
+        LOG.debug("{}: transmission on export '{}'", ctx.channel(), export.name());
+        ctx.pipeline()
+            .addAfter(ctx.name(), "nbd-requests", new RequestDecoder(export))
+            .addAfter("nbd-requests", "nbd-transmission", new TransmissionHandler(export, config));
+        // Anything the client sent after its GO is forwarded to the request decoder.
+        ctx.pipeline().remove(this);
+    }
+
+    private static void reply(final ChannelHandlerContext ctx, final ByteBuf reply)
+    {
+        // One write per option answer: nbd-client reads each field with a single read().
+        ctx.writeAndFlush(reply, ctx.voidPromise());
+    }
+
+    private void fail(final ChannelHandlerContext ctx, final String why)
+    {
+        state = State.DONE;
+        cancelTimeout();
+        LOG.debug("{}: closing during handshake: {}", ctx.channel(), why);
+        ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+    }
+
+    private void cancelTimeout()
+    {
+        if (timeout != null)
+        {
+            timeout.cancel(false);
+            timeout = null;
+        }
+    }
+}

@@ -1,0 +1,129 @@
+package org.aoemp.nbd;
+
+import java.util.List;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.ByteToMessageDecoder;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Frames the transmission byte stream into {@link NbdRequest}s and validates each header with
+ * {@link RequestCheck} as soon as it arrives, which decides what happens to a WRITE's payload:
+ *
+ * <ul>
+ * <li>valid: the decoder waits for the whole payload (at most {@link RequestCheck#MAX_PAYLOAD})
+ *     and hands it on as a retained slice of the receive buffer, without copying it;</li>
+ * <li>rejected (read-only, beyond the end, unaligned, bad flags, or longer than 32 MiB): the
+ *     payload is skipped as it streams in, never buffered, whatever its length (up to 4 GiB), and
+ *     the request, carrying its error, is handed on once the last payload byte has gone by, so
+ *     the connection stays usable.</li>
+ * </ul>
+ *
+ * A header without the request magic means the stream is out of sync: the connection is closed.
+ *
+ * <p>Thread: the channel's event loop only.
+ */
+final class RequestDecoder extends ByteToMessageDecoder
+{
+    private static final Logger LOG = LoggerFactory.getLogger(RequestDecoder.class);
+
+    private enum State
+    {
+        HEADER, PAYLOAD, DISCARD, BROKEN
+    }
+
+    private final Export export;
+    private State state = State.HEADER;
+    private NbdRequest pending;
+    private long discardRemaining;
+
+    RequestDecoder(final Export export)
+    {
+        this.export = export;
+    }
+
+    @Override
+    protected void decode(final ChannelHandlerContext ctx, final ByteBuf in, final List<Object> out)
+    {
+        while (step(ctx, in, out))
+        {
+            // next state
+        }
+    }
+
+    /** Advances by one state; false when more input is needed. */
+    private boolean step(final ChannelHandlerContext ctx, final ByteBuf in, final List<Object> out)
+    {
+        switch (state)
+        {
+            case HEADER ->
+            {
+                if (in.readableBytes() < TransmissionCodec.REQUEST_HEADER_LENGTH)
+                {
+                    return false;
+                }
+                if (!TransmissionCodec.hasRequestMagic(in))
+                {
+                    LOG.debug("{}: bad request magic 0x{}, closing", ctx.channel(), Integer.toHexString(in.getInt(in.readerIndex())));
+                    state = State.BROKEN;
+                    in.skipBytes(in.readableBytes());
+                    ctx.close();
+                    return false;
+                }
+                final NbdRequest request = TransmissionCodec.readRequestHeader(in, new NbdRequest());
+                request.errno(RequestCheck.check(request.type(), request.flags(), request.offset(), request.length(),
+                    export.size(), export.blockSize(), export.readOnly()));
+                if (request.type() != TransmissionCodec.CMD_WRITE || request.length() == 0)
+                {
+                    out.add(request);
+                }
+                else if (request.errno() == NbdErrors.OK)
+                {
+                    pending = request;
+                    state = State.PAYLOAD;
+                }
+                else
+                {
+                    pending = request;
+                    discardRemaining = request.length();
+                    state = State.DISCARD;
+                }
+                return true;
+            }
+            case PAYLOAD ->
+            {
+                final int length = (int)pending.length();
+                if (in.readableBytes() < length)
+                {
+                    return false;
+                }
+                out.add(pending.payload(in.readRetainedSlice(length)));
+                pending = null;
+                state = State.HEADER;
+                return true;
+            }
+            case DISCARD ->
+            {
+                final int n = (int)Math.min(discardRemaining, in.readableBytes());
+                in.skipBytes(n);
+                discardRemaining -= n;
+                if (discardRemaining == 0)
+                {
+                    out.add(pending);
+                    pending = null;
+                    state = State.HEADER;
+                    return true;
+                }
+                return false;
+            }
+            case BROKEN ->
+            {
+                in.skipBytes(in.readableBytes());
+                return false;
+            }
+            default -> throw new IllegalStateException(state.toString());
+        }
+    }
+}
