@@ -28,7 +28,7 @@ import org.aoemp.protocol.ReserveHeader;
 import org.aoemp.transport.FrameHandler;
 import org.aoemp.transport.FrameTransport;
 import org.aoemp.transport.Transports;
-import org.jctools.queues.atomic.MpmcAtomicArrayQueue;
+import org.jctools.queues.atomic.MpscAtomicArrayQueue;
 
 /**
  * An AoE target: serves one shelf.slot from a file or block device over one or more NICs in one
@@ -51,11 +51,13 @@ import org.jctools.queues.atomic.MpmcAtomicArrayQueue;
  * <p>Threads. Each transport's receive thread runs a {@link Receiver}: it filters and validates
  * every frame and answers everything that needs no disk (config, masks, reservations, IDENTIFY,
  * CHECK POWER, errors) itself from its own transmit buffer. A command that needs the disk (read,
- * write, flush) is copied into an idle {@link Worker}'s buffer and handed to that worker's thread;
- * there are exactly as many workers as the advertised buffer count, so the receive thread never
- * waits: with every worker busy the frame is dropped, as the protocol allows. A worker does
- * positional I/O on the shared {@link FileChannel}, builds the reply in place in its buffer and
- * sends it on the NIC the request came in on. The mask list, reservation list and config string
+ * write, flush) is copied into an idle {@link Worker}'s buffer and handed to that worker's thread.
+ * Each NIC has exactly as many workers as the advertised buffer count: an initiator keeps up to
+ * that many commands in flight per target MAC (the kernel's window is per MAC, and vblade's
+ * multipath setup is one process with its own buffers per NIC), so every MAC must hold that many.
+ * The receive thread never waits: with every worker of its NIC busy the frame is dropped, as the
+ * protocol allows. A worker does positional I/O on the shared {@link FileChannel}, builds the
+ * reply in place in its buffer and sends it on its NIC, where the request came in. The mask list, reservation list and config string
  * are immutable arrays behind volatile fields, replaced under a lock by the (rare) edits, so the
  * per-frame checks read them without locking. Nothing is allocated per frame in steady state.
  */
@@ -88,8 +90,8 @@ public final class AoeTarget implements AutoCloseable
     private final long sizeSectors;
     private final ByteBuffer identifyData;
     private final List<FrameTransport> transports;
-    private final Worker[] workers;
-    private final MpmcAtomicArrayQueue<Worker> idle;
+    private final Receiver[] receivers;
+    private final List<Worker> workers = new ArrayList<>();
     private final Object edits = new Object();
     private volatile long[] masks;
     private volatile long[] reservations = new long[0];
@@ -125,17 +127,10 @@ public final class AoeTarget implements AutoCloseable
         Identify.write(id, 0, sizeSectors, MODEL, serialNumber(options), FIRMWARE);
         this.identifyData = id.asReadOnlyBuffer();
 
-        int maxFrame = AtaHeader.DATA_OFFSET + Identify.LENGTH;
-        for (final FrameTransport t : transports)
+        this.receivers = new Receiver[this.transports.size()];
+        for (int i = 0; i < receivers.length; i++)
         {
-            maxFrame = Math.max(maxFrame, t.mtu() + 14);
-        }
-        this.idle = new MpmcAtomicArrayQueue<>(Math.max(2, options.bufferCount()));
-        this.workers = new Worker[options.bufferCount()];
-        for (int i = 0; i < workers.length; i++)
-        {
-            workers[i] = new Worker(i, maxFrame);
-            idle.offer(workers[i]);
+            receivers[i] = new Receiver(this.transports.get(i));
         }
     }
 
@@ -270,9 +265,9 @@ public final class AoeTarget implements AutoCloseable
         {
             w.thread.start();
         }
-        for (final FrameTransport t : transports)
+        for (final Receiver r : receivers)
         {
-            t.start(new Receiver(t));
+            r.nic.start(r);
         }
         announce();
     }
@@ -356,7 +351,7 @@ public final class AoeTarget implements AutoCloseable
         }
         b.append(", ").append(sizeSectors).append(" sectors (").append(sizeSectors * SECTOR).append(" bytes), ")
             .append(options.readOnly() ? "read-only" : "read-write").append(options.sync() ? ", DSYNC" : "")
-            .append(", ").append(options.bufferCount()).append(" buffers, on");
+            .append(", ").append(options.bufferCount()).append(" buffers per interface, on");
         for (final FrameTransport t : transports)
         {
             b.append(' ').append(t.name()).append(" (").append(new MacAddress(t.mac())).append(", MTU ").append(t.mtu())
@@ -490,6 +485,8 @@ public final class AoeTarget implements AutoCloseable
     {
         private final FrameTransport nic;
         private final int maxSectors;
+        /** This NIC's workers that hold no command: taken by this receive thread, given back by the workers. */
+        private final MpscAtomicArrayQueue<Worker> idle;
         private final ByteBuffer tx;
         private final AoeHeader rx = new AoeHeader();
         private final AtaHeader rxAta = new AtaHeader();
@@ -513,6 +510,13 @@ public final class AoeTarget implements AutoCloseable
             txConfig.wrap(tx, 0);
             txMask.wrap(tx, 0);
             txReserve.wrap(tx, 0);
+            idle = new MpscAtomicArrayQueue<>(Math.max(2, options.bufferCount()));
+            for (int i = 0; i < options.bufferCount(); i++)
+            {
+                final Worker w = new Worker(nic, idle, workers.size());
+                workers.add(w);
+                idle.offer(w);
+            }
         }
 
         @Override
@@ -643,7 +647,6 @@ public final class AoeTarget implements AutoCloseable
                 return;
             }
             w.frame.put(0, frame, 0, copyLength);
-            w.nic = nic;
             w.op = op;
             w.lba = lba;
             w.count = count;
@@ -947,27 +950,30 @@ public final class AoeTarget implements AutoCloseable
     // Disk side
 
     /**
-     * One buffer and the thread that does its disk I/O. Between {@link Receiver#dispatch} setting
-     * {@link #ready} and the thread clearing it, the thread owns the buffer and the fields; the
-     * rest of the time the worker sits in {@link #idle} and a receive thread may take it. The
-     * volatile {@code ready} orders the hand-over both ways.
+     * One buffer of one NIC and the thread that does its disk I/O. Between {@link Receiver#dispatch}
+     * setting {@link #ready} and the thread clearing it, the thread owns the buffer and the fields;
+     * the rest of the time the worker sits in its NIC's idle queue and that NIC's receive thread
+     * may take it. The volatile {@code ready} orders the hand-over both ways.
      */
     private final class Worker implements Runnable
     {
+        final FrameTransport nic;
+        final MpscAtomicArrayQueue<Worker> idle;
         final ByteBuffer frame;
         final ByteBuffer data;
         final Thread thread;
         final AoeHeader header = new AoeHeader();
         final AtaHeader ata = new AtaHeader();
         volatile boolean ready;
-        FrameTransport nic;
         int op;
         long lba;
         int count;
 
-        Worker(final int index, final int maxFrame)
+        Worker(final FrameTransport nic, final MpscAtomicArrayQueue<Worker> idle, final int index)
         {
-            frame = ByteBuffer.allocateDirect(maxFrame);
+            this.nic = nic;
+            this.idle = idle;
+            frame = ByteBuffer.allocateDirect(Math.max(nic.mtu() + 14, AoeHeader.MIN_ETHERNET_FRAME));
             data = frame.duplicate();
             header.wrap(frame, 0);
             ata.wrap(frame, 0);
@@ -985,7 +991,6 @@ public final class AoeTarget implements AutoCloseable
                     continue;
                 }
                 execute();
-                nic = null;
                 ready = false;
                 idle.offer(this);
             }

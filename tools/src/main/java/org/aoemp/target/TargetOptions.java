@@ -18,8 +18,9 @@ import org.aoemp.protocol.MacMaskHeader;
  * @param file          the backing file or block device
  * @param readOnly      [-r] open the file read-only and abort every write (ATA status ERR, error ABRT)
  * @param bufferCount   [-b] the buffer count advertised in config replies, and the number of
- *                      commands the target holds at once: one buffer and one I/O thread each;
- *                      frames arriving while all are busy are dropped, as the protocol says
+ *                      commands each NIC (target MAC) holds at once: one buffer and one I/O
+ *                      thread each; frames arriving while all of a NIC's are busy are dropped,
+ *                      as the protocol says
  * @param allowedMacs   [-m] the initial MAC mask list: when not empty, frames from any other MAC
  *                      are ignored, and the start-up announcement goes to each of these MACs
  *                      instead of the broadcast address
@@ -44,7 +45,7 @@ public record TargetOptions(
 {
     /** vblade's default buffer count. */
     public static final int DEFAULT_BUFFER_COUNT = 16;
-    /** Each buffer has a thread of its own, so the count is bounded well below the 16-bit field. */
+    /** Each buffer has a thread of its own (per NIC), so the count is bounded well below the 16-bit field. */
     public static final int MAX_BUFFER_COUNT = 1024;
 
     public TargetOptions

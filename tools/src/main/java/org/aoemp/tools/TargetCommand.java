@@ -48,7 +48,8 @@ final class TargetCommand implements Callable<Integer>
     boolean readOnly;
 
     @Option(names = {"-b", "--buffers"}, paramLabel = "BUFCNT", defaultValue = "" + TargetOptions.DEFAULT_BUFFER_COUNT,
-        description = "Buffer count advertised to initiators: commands held at once, each with its own I/O thread. Default: ${DEFAULT-VALUE}.")
+        description = "Buffer count advertised to initiators: commands each interface holds at once, each with its own I/O thread. "
+            + "Default: ${DEFAULT-VALUE}.")
     int bufferCount;
 
     @Option(names = {"-m", "--mac"}, paramLabel = "MAC", split = ",",
