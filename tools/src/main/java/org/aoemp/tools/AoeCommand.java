@@ -18,6 +18,7 @@ import picocli.CommandLine.Command;
         MaskCommand.class,
         ReserveCommand.class,
         CopyCommand.class,
+        TargetCommand.class,
         CommandLine.HelpCommand.class
     })
 public final class AoeCommand implements Runnable

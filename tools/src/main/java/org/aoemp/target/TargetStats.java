@@ -1,0 +1,35 @@
+package org.aoemp.target;
+
+/**
+ * Counters of an {@link AoeTarget} since it started; a snapshot, each counter read on its own.
+ *
+ * @param framesReceived   AoE frames handed to the target by its transports
+ * @param ignored          requests not for this target (other shelf.slot) and responses
+ * @param masked           frames dropped silently because their source MAC is not on the mask list
+ * @param truncated        frames too short for the header or the argument they declare, dropped
+ * @param busyDrops        ATA commands dropped because every buffer was busy (more than the buffer count in flight)
+ * @param ataCommands      ATA commands answered (with data, status or an AoE error)
+ * @param sectorsRead      sectors read from the file
+ * @param sectorsWritten   sectors written to the file
+ * @param flushes          FLUSH CACHE (EXT) commands that synced the file
+ * @param ataErrors        ATA commands answered with status ERR (aborted, out of range, I/O error)
+ * @param aoeErrors        requests answered with an AoE error (E flag)
+ * @param ioErrors         file reads, writes or syncs that failed
+ * @param sendFailures     replies the transport refused (link down, queue full)
+ */
+public record TargetStats(
+    long framesReceived,
+    long ignored,
+    long masked,
+    long truncated,
+    long busyDrops,
+    long ataCommands,
+    long sectorsRead,
+    long sectorsWritten,
+    long flushes,
+    long ataErrors,
+    long aoeErrors,
+    long ioErrors,
+    long sendFailures)
+{
+}
