@@ -19,6 +19,7 @@ import picocli.CommandLine.Command;
         ReserveCommand.class,
         CopyCommand.class,
         TargetCommand.class,
+        NbdCommand.class,
         CommandLine.HelpCommand.class
     })
 public final class AoeCommand implements Runnable

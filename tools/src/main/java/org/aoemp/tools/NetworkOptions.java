@@ -60,7 +60,13 @@ public final class NetworkOptions
     /** Opens an initiator on the chosen interfaces (periodic discovery off: commands run briefly). */
     public Initiator openInitiator()
     {
-        return Initiator.open(transport, interfaceNames(), Duration.ZERO);
+        return openInitiator(Duration.ZERO);
+    }
+
+    /** Opens an initiator that also re-broadcasts a config query every {@code discoveryInterval} (0 = never). */
+    public Initiator openInitiator(final Duration discoveryInterval)
+    {
+        return Initiator.open(transport, interfaceNames(), discoveryInterval);
     }
 
     public Timeout deadline()

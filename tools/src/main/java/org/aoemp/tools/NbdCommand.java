@@ -1,0 +1,190 @@
+package org.aoemp.tools;
+
+import java.io.PrintWriter;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+
+import org.aoemp.block.BlockDevice;
+import org.aoemp.block.MemoryBlockDevice;
+import org.aoemp.initiator.AoeDevice;
+import org.aoemp.initiator.DeviceOptions;
+import org.aoemp.initiator.Initiator;
+import org.aoemp.initiator.TargetAddress;
+import org.aoemp.initiator.TargetDirectory;
+import org.aoemp.nbd.NbdServer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/** {@code aoe nbd}: serve AoE targets (or a memory disk, or the embedded demo) over NBD. */
+@Command(name = "nbd", mixinStandardHelpOptions = true,
+    description = {"Serve AoE targets over NBD, one export per target named eX.Y; the default export \"\" is the first.",
+        "With -i but no target, every target discovered on those interfaces is exported. With --backend memory:SIZE a "
+            + "memory disk is served instead (to measure the bridge alone). With no target, no -i and no backend, the "
+            + "embedded demo runs: an AoE target on a sparse file behind two in-memory NICs, the multipath initiator over "
+            + "both, and the bridge — no hardware, no root.",
+        "Then: nbd-client localhost 10809 /dev/nbd0 (or nbdinfo/nbdcopy/qemu-img with nbd://127.0.0.1:10809)."})
+final class NbdCommand implements Callable<Integer>
+{
+    @Parameters(paramLabel = "eX.Y", arity = "0..*", description = "Targets to export.")
+    List<String> targets = new ArrayList<>();
+
+    @Mixin
+    NetworkOptions net;
+
+    @Option(names = "--listen", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:10809",
+        description = "Where to listen. Default: ${DEFAULT-VALUE} (loopback only).")
+    String listen;
+
+    @Option(names = "--read-only", description = "Export read-only (writes get EPERM).")
+    boolean readOnly;
+
+    @Option(names = "--backend", paramLabel = "memory:SIZE", description = "Serve a memory disk of SIZE (e.g. memory:1G) instead of AoE.")
+    String backend;
+
+    @Option(names = "--dead-after", paramLabel = "DURATION", converter = Units.DurationConverter.class, defaultValue = "60s",
+        description = "Fail I/O with EIO when no path answered for this long (0 = wait forever). Default: ${DEFAULT-VALUE}.")
+    Duration deadAfter;
+
+    @Option(names = "--disk", paramLabel = "FILE", defaultValue = "aoe-disk.img",
+        description = "Embedded demo: the sparse backing file. Default: ${DEFAULT-VALUE}.")
+    String disk;
+
+    @Option(names = "--size", paramLabel = "BYTES", converter = Units.SizeConverter.class, defaultValue = "1G",
+        description = "Embedded demo: size of a new backing file. Default: ${DEFAULT-VALUE}.")
+    long size;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception
+    {
+        final PrintWriter out = spec.commandLine().getOut();
+        final List<AutoCloseable> resources = new ArrayList<>();
+        try
+        {
+            final Map<String, BlockDevice> exports = new LinkedHashMap<>();
+            if (backend != null)
+            {
+                exports.put("memory", memoryBackend(backend));
+            }
+            else if (targets.isEmpty() && net.interfaces.isEmpty())
+            {
+                exports.putAll(EmbeddedStack.start(java.nio.file.Path.of(disk), size, deadAfter, resources, out));
+            }
+            else
+            {
+                final Initiator initiator = net.openInitiator(Duration.ofSeconds(60));
+                resources.add(initiator);
+                final List<TargetAddress> wanted = new ArrayList<>();
+                targets.forEach(t -> wanted.add(TargetAddress.parse(t)));
+                if (wanted.isEmpty())
+                {
+                    for (final TargetDirectory.Target t : initiator.discover(net.timeout))
+                    {
+                        wanted.add(t.address());
+                    }
+                    if (wanted.isEmpty())
+                    {
+                        throw new IllegalArgumentException("no AoE target answered on " + String.join(", ", net.interfaceNames())
+                            + " within " + net.timeout.toMillis() + " ms");
+                    }
+                }
+                for (final TargetAddress a : wanted)
+                {
+                    final AoeDevice d = initiator.open(a, DeviceOptions.defaults().withOpenTimeout(net.timeout)
+                        .withDeadAfter(deadAfter).withReadOnly(readOnly));
+                    exports.put(a.toString(), d);
+                }
+            }
+            final NbdServer server = NbdServer.start(parseListen(listen), exports, exports.keySet().iterator().next(), readOnly);
+            resources.add(server);
+            for (final Map.Entry<String, BlockDevice> e : exports.entrySet())
+            {
+                out.printf("export %-8s %s  %d bytes%n", "\"" + e.getKey() + "\"", server.uri(e.getKey()), e.getValue().size());
+            }
+            out.printf("serving NBD on %s (default export \"%s\")%n", server.address(), exports.keySet().iterator().next());
+            out.printf("next: nbd-client %s %d /dev/nbd0   (or: nbdinfo %s)%n",
+                server.address().getAddress().isLoopbackAddress() ? "localhost" : server.address().getHostString(), server.port(),
+                server.uri());
+            out.flush();
+            final CountDownLatch stop = new CountDownLatch(1);
+            final Thread hook = Thread.ofPlatform().unstarted(() ->
+            {
+                closeAll(resources);
+                stop.countDown();
+            });
+            Runtime.getRuntime().addShutdownHook(hook);
+            stop.await();
+            return 0;
+        }
+        catch (final Exception | Error e)
+        {
+            closeAll(resources);
+            throw e;
+        }
+    }
+
+    private static MemoryBlockDevice memoryBackend(final String spec)
+    {
+        if (!spec.startsWith("memory:"))
+        {
+            throw new IllegalArgumentException("--backend takes memory:SIZE, e.g. memory:1G (got '" + spec + "')");
+        }
+        final long bytes = Units.parseSize(spec.substring("memory:".length()));
+        if (bytes <= 0 || bytes % 512 != 0)
+        {
+            throw new IllegalArgumentException("the memory disk size must be a positive multiple of 512");
+        }
+        return new MemoryBlockDevice("memory", bytes);
+    }
+
+    static InetSocketAddress parseListen(final String text)
+    {
+        final int colon = text.lastIndexOf(':');
+        if (colon <= 0)
+        {
+            throw new IllegalArgumentException("--listen takes HOST:PORT, e.g. 127.0.0.1:10809 (got '" + text + "')");
+        }
+        final String host = text.substring(0, colon).replace("[", "").replace("]", "");
+        try
+        {
+            final int port = Integer.parseInt(text.substring(colon + 1));
+            if (port < 0 || port > 65535)
+            {
+                throw new NumberFormatException();
+            }
+            return new InetSocketAddress(host, port);
+        }
+        catch (final NumberFormatException e)
+        {
+            throw new IllegalArgumentException("bad port in --listen '" + text + "'");
+        }
+    }
+
+    private static void closeAll(final List<AutoCloseable> resources)
+    {
+        for (int i = resources.size() - 1; i >= 0; i--)
+        {
+            try
+            {
+                resources.get(i).close();
+            }
+            catch (final Exception e)
+            {
+                // closing on the way out: nothing useful to do with a second failure
+            }
+        }
+        resources.clear();
+    }
+}

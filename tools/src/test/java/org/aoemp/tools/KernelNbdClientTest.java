@@ -1,0 +1,126 @@
+package org.aoemp.tools;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.RandomAccessFile;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+import org.aoemp.block.BlockDevice;
+import org.aoemp.initiator.AoeDevice;
+import org.aoemp.initiator.DeviceOptions;
+import org.aoemp.initiator.Initiator;
+import org.aoemp.initiator.TargetAddress;
+import org.aoemp.nbd.NbdServer;
+import org.aoemp.testing.Prerequisites;
+import org.aoemp.testing.QemuVm;
+import org.aoemp.testing.VethRig;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The real Linux NBD client (nbd.ko in Debian's kernel, in a TCG VM) against the bridge, which
+ * serves a vblade target reached over a veth pair by the project's initiator: mkfs.ext3, mount,
+ * write, remount, checksums, fsck, disconnect.
+ */
+class KernelNbdClientTest
+{
+    private static final String GUEST = """
+        set -u
+        nbd-client CONNECTIONS 10.0.2.2 PORT /dev/nbd0 || { echo "@@STEP=connect-failed@@"; exit 10; }
+        echo "@@SIZE=$(cat /sys/block/nbd0/size)@@"
+        mkfs.ext3 -q -F /dev/nbd0 || exit 11
+        mkdir -p /mnt && mount -t ext3 /dev/nbd0 /mnt || mount /dev/nbd0 /mnt || exit 12
+        for i in 1 2 3; do dd if=/dev/urandom of=/mnt/file$i bs=1024 count=700 2>/dev/null || exit 13; done
+        mkdir /mnt/dir && echo hello > /mnt/dir/note
+        (cd /mnt && md5sum file1 file2 file3 dir/note) > /tmp/sums
+        sync
+        umount /mnt || exit 14
+        echo 3 > /proc/sys/vm/drop_caches
+        mount /dev/nbd0 /mnt || exit 15
+        (cd /mnt && md5sum -c /tmp/sums) >/dev/null || { echo "@@STEP=checksum-mismatch@@"; exit 16; }
+        echo "@@SUMS=ok@@"
+        umount /mnt || exit 17
+        e2fsck -fn /dev/nbd0 >/tmp/fsck 2>&1; echo "@@FSCK=$?@@"
+        nbd-client -d /dev/nbd0 || exit 18
+        echo "@@STEP=done@@"
+        """;
+
+    @TempDir
+    Path dir;
+
+    @ParameterizedTest
+    @ValueSource(ints = {1, 2})
+    void ext3OnNbd0BackedByAnAoeTarget(final int connections) throws Exception
+    {
+        Prerequisites.requireRoot();
+        Prerequisites.requireCommand("vblade", "vblade");
+        QemuVm.requirePrerequisites();
+        final Path disk = dir.resolve("disk.img");
+        try (RandomAccessFile raf = new RandomAccessFile(disk.toFile(), "rw"))
+        {
+            raf.setLength(64L << 20);
+        }
+        try (VethRig rig = VethRig.builder().pairs(1).build())
+        {
+            rig.startVblade(5, 1, 0, disk);
+            try (Initiator initiator = Initiator.open("afpacket", List.of(rig.initiatorIf(0)), Duration.ofSeconds(60));
+                 AoeDevice device = initiator.open(new TargetAddress(5, 1), DeviceOptions.defaults());
+                 NbdServer server = NbdServer.start(new InetSocketAddress("127.0.0.1", 0), Map.<String, BlockDevice>of("e5.1", device),
+                     "e5.1", false))
+            {
+                final String script = GUEST.replace("CONNECTIONS", connections > 1 ? "-C " + connections : "")
+                    .replace("PORT", Integer.toString(server.port()));
+                final QemuVm.VmResult result = QemuVm.builder().userNetwork().timeout(Duration.ofSeconds(300)).script(script).build().run();
+                assertEquals(Optional.of("done"), result.marker("STEP"), result::toString);
+                assertEquals(Optional.of(Long.toString((64L << 20) / 512)), result.marker("SIZE"), result::toString);
+                assertEquals(Optional.of("ok"), result.marker("SUMS"), result::toString);
+                assertEquals(Optional.of("0"), result.marker("FSCK"), result::toString);
+                assertTrue(device.pathStats().get(0).framesReceived() > 1000, "the writes went over AoE");
+            }
+            final QemuVmHostCheck check = new QemuVmHostCheck(disk);
+            assertTrue(check.fsckClean(), check.output());
+        }
+    }
+
+    /** e2fsck on the host, on vblade's backing file, after the VM is done. */
+    private static final class QemuVmHostCheck
+    {
+        private final String output;
+        private final boolean clean;
+
+        QemuVmHostCheck(final Path disk) throws Exception
+        {
+            final Process p = new ProcessBuilder("e2fsck", "-fn", disk.toString()).redirectErrorStream(true).start();
+            output = new String(p.getInputStream().readAllBytes());
+            clean = p.waitFor() == 0;
+        }
+
+        boolean fsckClean()
+        {
+            return clean;
+        }
+
+        String output()
+        {
+            return output;
+        }
+    }
+
+    @Test
+    void listenParsingAcceptsHostAndPort()
+    {
+        assertEquals(new InetSocketAddress("127.0.0.1", 10809), NbdCommand.parseListen("127.0.0.1:10809"));
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> NbdCommand.parseListen("10809"));
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> NbdCommand.parseListen("h:99999"));
+        assertTrue(Files.isDirectory(Path.of(System.getProperty("java.io.tmpdir"))));
+    }
+}
