@@ -136,13 +136,16 @@ static int do_send(const char *ifname, double seconds, const char *peer)
             refused_from = refused;
             cpu_from = cpu_s();
             t_from = t;
-        } else if (sent_from >= 0 && sent_window < 0 && t >= to) {
+        }
+        /* Not "else": a sender descheduled for over a second (a busy shared machine) must still
+         * close a window it just opened rather than run past the end without one. */
+        if (sent_from >= 0 && sent_window < 0 && t >= to) {
             cpu_window = cpu_s() - cpu_from;
             t_window = t - t_from;
             sent_window = sent - sent_from;
             refused_window = refused - refused_from;
         }
-        if (t >= end)
+        if (t >= end && sent_window >= 0)
             break;
     }
     char extra[64];

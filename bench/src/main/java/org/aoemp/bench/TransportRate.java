@@ -141,14 +141,16 @@ public final class TransportRate
                 cpuAtFrom = OS.getProcessCpuTime();
                 nanosAtFrom = now;
             }
-            else if (sentAtFrom >= 0 && sentInWindow < 0 && now >= measureTo)
+            // Not "else": a sender descheduled for over a second (a busy shared machine) must
+            // still close a window it just opened rather than run past the end without one.
+            if (sentAtFrom >= 0 && sentInWindow < 0 && now >= measureTo)
             {
                 cpuInWindow = OS.getProcessCpuTime() - cpuAtFrom;
                 nanosInWindow = now - nanosAtFrom;
                 sentInWindow = sent - sentAtFrom;
                 refusedInWindow = refused - refusedAtFrom;
             }
-            if (now >= end)
+            if (now >= end && sentInWindow >= 0)
             {
                 break;
             }
