@@ -6,7 +6,7 @@
 #   SECONDS_PER_RUN=2 RUNS=1 bench/transport-rate.sh
 #
 # Sender in the root namespace on CPU $TX_CPU, receiver in a private netns on CPU $RX_CPU (taskset),
-# as in docs/java-stack.md §1. Rounds interleave the pairs, so drifting load from other work on the
+# as in /work/shared/docs/java-stack.md §1. Rounds interleave the pairs, so drifting load from other work on the
 # machine spreads over all of them instead of biasing one. Prints a markdown table (median and
 # min–max over the rounds) on stdout; progress goes to stderr.
 set -euo pipefail
