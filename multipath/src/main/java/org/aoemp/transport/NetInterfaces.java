@@ -48,6 +48,22 @@ public final class NetInterfaces
      */
     public static Info lookup(final String name)
     {
+        final Path sys = sysDir(name);
+        if (sys != null)
+        {
+            // Linux: sysfs knows every interface, also those without an IP address (AoE NICs often
+            // have none), which java.net.NetworkInterface does not list.
+            try
+            {
+                final long flags = Long.decode(readSys(sys, "flags"));
+                return new Info(name, Integer.parseInt(readSys(sys, "ifindex")), parseMac(readSys(sys, "address")),
+                    Integer.parseInt(readSys(sys, "mtu")), (flags & 1) != 0);
+            }
+            catch (final IOException | NumberFormatException e)
+            {
+                throw new TransportException("cannot read interface '" + name + "' from " + sys + ": " + e.getMessage(), e);
+            }
+        }
         final NetworkInterface nic = require(name);
         try
         {
@@ -62,6 +78,10 @@ public final class NetInterfaces
     /** True when an interface of that name exists in this process's network namespace. */
     public static boolean exists(final String name)
     {
+        if (sysDir(name) != null)
+        {
+            return true;
+        }
         try
         {
             return name != null && !name.isEmpty() && NetworkInterface.getByName(name) != null;
@@ -76,6 +96,19 @@ public final class NetInterfaces
     public static List<String> names()
     {
         final List<String> names = new ArrayList<>();
+        if (java.nio.file.Files.isDirectory(SYS_CLASS_NET))
+        {
+            try (java.util.stream.Stream<Path> list = java.nio.file.Files.list(SYS_CLASS_NET))
+            {
+                list.forEach(p -> names.add(p.getFileName().toString()));
+                Collections.sort(names);
+                return names;
+            }
+            catch (final IOException e)
+            {
+                names.clear(); // fall back to java.net below
+            }
+        }
         try
         {
             final Enumeration<NetworkInterface> all = NetworkInterface.getNetworkInterfaces();
@@ -90,6 +123,44 @@ public final class NetInterfaces
         }
         Collections.sort(names);
         return names;
+    }
+
+    /** The sysfs directory of a plausible interface name that exists, or null (no sysfs, or no such interface). */
+    private static Path sysDir(final String name)
+    {
+        if (name == null || name.isEmpty() || name.contains("/") || name.equals(".") || name.equals("..")
+            || !java.nio.file.Files.isDirectory(SYS_CLASS_NET))
+        {
+            return null;
+        }
+        final Path dir = SYS_CLASS_NET.resolve(name);
+        return java.nio.file.Files.isRegularFile(dir.resolve("ifindex")) ? dir : null;
+    }
+
+    private static String readSys(final Path dir, final String file) throws IOException
+    {
+        try (var in = java.nio.file.Files.newInputStream(dir.resolve(file)))
+        {
+            return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.US_ASCII).trim();
+        }
+    }
+
+    /** {@code aa:bb:cc:dd:ee:ff} as 48 bits; 0 for anything else (interfaces without an Ethernet address). */
+    private static long parseMac(final String text)
+    {
+        final String hex = text.replace(":", "");
+        if (hex.length() != 12)
+        {
+            return 0;
+        }
+        try
+        {
+            return Long.parseLong(hex, 16);
+        }
+        catch (final NumberFormatException e)
+        {
+            return 0;
+        }
     }
 
     /** The {@link NetworkInterface} of that name, or a {@link TransportException} that says which names exist. */
@@ -150,7 +221,7 @@ public final class NetInterfaces
         public LinkState(final String name)
         {
             this.name = name;
-            this.nic = require(name);
+            this.nic = sysDir(name) != null ? null : require(name);
         }
 
         /** Whether the link is administratively up and has carrier now. */
@@ -162,7 +233,7 @@ public final class NetInterfaces
             }
             try
             {
-                return operstateUp() && nic.isUp();
+                return operstateUp() && (nic == null || nic.isUp());
             }
             catch (final SocketException e)
             {

@@ -50,7 +50,7 @@ public final class Transports
         {
             throw new TransportException("unknown transport kind '" + kind + "'; known kinds: " + String.join(", ", kinds()));
         }
-        NetInterfaces.require(ifName);
+        NetInterfaces.lookup(ifName); // a clear "does not exist; available: ..." before any native call
         return switch (k)
         {
             case AFPACKET -> new AfPacketTransport(ifName);

@@ -227,6 +227,20 @@ class VbladeInitiatorTest
     }
 
     @Test
+    void shouldWorkOnAnInterfaceWithoutAnyIpAddress() throws Exception
+    {
+        rig = VethRig.builder().pairs(1).build();
+        rig.startVblade(7, 3, 0, sparseFile("disk.img", 8 * MIB));
+        final String nic = rig.initiatorIf(0);
+        new ProcessBuilder("sysctl", "-q", "-w", "net.ipv6.conf." + nic + ".disable_ipv6=1").inheritIO().start().waitFor();
+        new ProcessBuilder("ip", "addr", "flush", "dev", nic).inheritIO().start().waitFor();
+        assertEquals(null, java.net.NetworkInterface.getByName(nic), "java.net does not see an address-less interface");
+        initiator = Initiator.open("afpacket", List.of(nic), Duration.ZERO);
+        final AoeDevice d = initiator.open(new TargetAddress(7, 3), DeviceOptions.defaults());
+        assertEquals(8 * MIB, d.size());
+    }
+
+    @Test
     void shouldSayClearlyWhenAShelfSlotDoesNotAnswer() throws Exception
     {
         rig = VethRig.builder().pairs(1).build();

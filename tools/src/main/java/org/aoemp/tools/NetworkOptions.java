@@ -1,13 +1,11 @@
 package org.aoemp.tools;
 
-import java.net.NetworkInterface;
-import java.net.SocketException;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 
 import org.aoemp.initiator.Initiator;
+import org.aoemp.transport.NetInterfaces;
 import org.aoemp.transport.Transports;
 import picocli.CommandLine.Option;
 
@@ -34,20 +32,13 @@ public final class NetworkOptions
             return interfaces;
         }
         final List<String> names = new ArrayList<>();
-        try
+        for (final String name : NetInterfaces.names())
         {
-            for (final NetworkInterface ni : Collections.list(NetworkInterface.getNetworkInterfaces()))
+            final NetInterfaces.Info info = NetInterfaces.lookup(name);
+            if (info.up() && info.mac() != 0 && !name.equals("lo"))
             {
-                final byte[] mac = ni.getHardwareAddress();
-                if (ni.isUp() && !ni.isLoopback() && !ni.isVirtual() && mac != null && mac.length == 6)
-                {
-                    names.add(ni.getName());
-                }
+                names.add(name);
             }
-        }
-        catch (final SocketException e)
-        {
-            throw new IllegalStateException("cannot list network interfaces: " + e.getMessage(), e);
         }
         if (names.isEmpty())
         {
