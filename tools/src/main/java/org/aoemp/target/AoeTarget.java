@@ -49,20 +49,23 @@ import org.jctools.queues.atomic.MpscAtomicArrayQueue;
  * ABRT); an address range beyond the end gets ERR with IDNF; writes to a read-only target get
  * ERR with ABRT; a sector count larger than the receiving NIC's MTU allows, or a write frame
  * shorter than its sector count, gets AoE error 2; frames too short for their header are dropped.
- * At start a config response is sent on every NIC (broadcast, or to each allowed MAC).
+ * At start a config response is sent on every NIC (broadcast, or to each allowed MAC). Where
+ * this differs from vblade 25, on purpose: both FLUSH commands really sync (vblade answers 0xE7
+ * without syncing and aborts 0xEA), another AoE version gets error 5 (vblade does not look), and
+ * replies always carry our own shelf.slot. The E flag (not the opcode) decides LBA48 addressing.
  *
  * <p>Threads. Each transport's receive thread runs a {@link Receiver}: it filters and validates
  * every frame and answers everything that needs no disk (config, masks, reservations, IDENTIFY,
  * CHECK POWER, errors) itself from its own transmit buffer. A command that needs the disk (read,
  * write, flush) is copied into a free {@link Command} buffer and queued to that NIC's {@link Disk}:
- * as many I/O threads as the advertised buffer count (and twice as many buffers), per NIC, because an initiator
- * keeps up to that many commands in flight per target MAC (the kernel's window is per MAC, and
- * vblade's multipath setup is one process with its own buffers per NIC). The receive thread never
+ * as many I/O threads as the advertised buffer count (and twice as many buffers), per NIC,
+ * because an initiator keeps up to that many commands in flight per target MAC (the kernel's
+ * window is per MAC, and vblade's multipath setup is one process with its own buffers per NIC). The receive thread never
  * waits: with every buffer of its NIC busy the frame is dropped, as the protocol allows. An I/O
  * thread does positional I/O on the shared {@link FileChannel}, builds the reply in place in the
  * command's buffer and sends it on the NIC the request came in on. I/O threads are woken only as
- * needed (see {@link Disk}), so a stream of fast page-cache reads costs no thread hand-off per
- * frame, while slow disk I/O still gets every thread. The mask list, reservation list and config
+ * needed (see {@link Disk}), so a stream of fast page-cache reads costs no wake-up per frame,
+ * while slow disk I/O still gets every thread. The mask list, reservation list and config
  * string are immutable arrays behind volatile fields, replaced under a lock by the (rare) edits,
  * so the per-frame checks read them without locking. Nothing is allocated per frame in steady
  * state.
@@ -395,8 +398,9 @@ public final class AoeTarget implements AutoCloseable
     }
 
     /**
-     * Stops receiving (closes the transports), lets every worker finish the command it holds,
-     * and closes the file. Idempotent; any thread but a worker or receive thread of this target.
+     * Stops receiving (closes the transports), lets every I/O thread finish the command it holds,
+     * and closes the file; commands still queued are dropped. Idempotent; any thread but an I/O
+     * or receive thread of this target.
      */
     @Override
     public void close()
