@@ -15,6 +15,8 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.LockSupport;
 
@@ -28,6 +30,7 @@ import org.aoemp.protocol.ReserveHeader;
 import org.aoemp.transport.FrameHandler;
 import org.aoemp.transport.FrameTransport;
 import org.aoemp.transport.Transports;
+import org.jctools.queues.atomic.MpmcAtomicArrayQueue;
 import org.jctools.queues.atomic.MpscAtomicArrayQueue;
 
 /**
@@ -46,20 +49,26 @@ import org.jctools.queues.atomic.MpscAtomicArrayQueue;
  * ABRT); an address range beyond the end gets ERR with IDNF; writes to a read-only target get
  * ERR with ABRT; a sector count larger than the receiving NIC's MTU allows, or a write frame
  * shorter than its sector count, gets AoE error 2; frames too short for their header are dropped.
- * At start a config response is sent on every NIC (broadcast, or to each allowed MAC).
+ * At start a config response is sent on every NIC (broadcast, or to each allowed MAC). Where
+ * this differs from vblade 25, on purpose: both FLUSH commands really sync (vblade answers 0xE7
+ * without syncing and aborts 0xEA), another AoE version gets error 5 (vblade does not look), and
+ * replies always carry our own shelf.slot. The E flag (not the opcode) decides LBA48 addressing.
  *
  * <p>Threads. Each transport's receive thread runs a {@link Receiver}: it filters and validates
  * every frame and answers everything that needs no disk (config, masks, reservations, IDENTIFY,
  * CHECK POWER, errors) itself from its own transmit buffer. A command that needs the disk (read,
- * write, flush) is copied into an idle {@link Worker}'s buffer and handed to that worker's thread.
- * Each NIC has exactly as many workers as the advertised buffer count: an initiator keeps up to
- * that many commands in flight per target MAC (the kernel's window is per MAC, and vblade's
- * multipath setup is one process with its own buffers per NIC), so every MAC must hold that many.
- * The receive thread never waits: with every worker of its NIC busy the frame is dropped, as the
- * protocol allows. A worker does positional I/O on the shared {@link FileChannel}, builds the
- * reply in place in its buffer and sends it on its NIC, where the request came in. The mask list, reservation list and config string
- * are immutable arrays behind volatile fields, replaced under a lock by the (rare) edits, so the
- * per-frame checks read them without locking. Nothing is allocated per frame in steady state.
+ * write, flush) is copied into a free {@link Command} buffer and queued to that NIC's {@link Disk}:
+ * as many I/O threads as the advertised buffer count (and twice as many buffers), per NIC,
+ * because an initiator keeps up to that many commands in flight per target MAC (the kernel's
+ * window is per MAC, and vblade's multipath setup is one process with its own buffers per NIC). The receive thread never
+ * waits: with every buffer of its NIC busy the frame is dropped, as the protocol allows. An I/O
+ * thread does positional I/O on the shared {@link FileChannel}, builds the reply in place in the
+ * command's buffer and sends it on the NIC the request came in on. I/O threads are woken only as
+ * needed (see {@link Disk}), so a stream of fast page-cache reads costs no wake-up per frame,
+ * while slow disk I/O still gets every thread. The mask list, reservation list and config
+ * string are immutable arrays behind volatile fields, replaced under a lock by the (rare) edits,
+ * so the per-frame checks read them without locking. Nothing is allocated per frame in steady
+ * state.
  */
 public final class AoeTarget implements AutoCloseable
 {
@@ -80,6 +89,11 @@ public final class AoeTarget implements AutoCloseable
     private static final int SECTOR = AtaHeader.SECTOR_SIZE;
     private static final int RESPONSE = AoeHeader.FLAG_RESPONSE;
     private static final long IDLE_PARK_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
+    /**
+     * A queued command older than this means the working I/O threads are stuck in slow I/O (or
+     * descheduled): the watcher takes it. Page-cache I/O drains the queue well within it.
+     */
+    static final long WAKE_AFTER_NANOS = TimeUnit.MICROSECONDS.toNanos(Long.getLong("aoe.target.wakeAfterMicros", 100));
     private static final int OP_READ = 1;
     private static final int OP_WRITE = 2;
     private static final int OP_FLUSH = 3;
@@ -91,7 +105,7 @@ public final class AoeTarget implements AutoCloseable
     private final ByteBuffer identifyData;
     private final List<FrameTransport> transports;
     private final Receiver[] receivers;
-    private final List<Worker> workers = new ArrayList<>();
+    private final List<Thread> ioThreads = new ArrayList<>();
     private final Object edits = new Object();
     private volatile long[] masks;
     private volatile long[] reservations = new long[0];
@@ -143,6 +157,19 @@ public final class AoeTarget implements AutoCloseable
      */
     public static AoeTarget start(final TargetOptions options, final List<? extends FrameTransport> transports) throws IOException
     {
+        return start(options, transports, () -> openFile(options));
+    }
+
+    /** Opens the backing store; tests pass a channel of their own (a slow one, to see commands overlap). */
+    @FunctionalInterface
+    interface ChannelOpener
+    {
+        FileChannel open() throws IOException;
+    }
+
+    static AoeTarget start(final TargetOptions options, final List<? extends FrameTransport> transports, final ChannelOpener opener)
+        throws IOException
+    {
         if (transports.isEmpty())
         {
             throw new IllegalArgumentException("a target needs at least one interface");
@@ -151,7 +178,7 @@ public final class AoeTarget implements AutoCloseable
         AoeTarget target = null;
         try
         {
-            channel = openFile(options);
+            channel = opener.open();
             final long fileSectors = channel.size() / SECTOR;
             checkWindow(options, fileSectors);
             target = new AoeTarget(options, channel, fileSectors, List.copyOf(transports));
@@ -261,9 +288,9 @@ public final class AoeTarget implements AutoCloseable
 
     private void startThreads()
     {
-        for (final Worker w : workers)
+        for (final Thread t : ioThreads)
         {
-            w.thread.start();
+            t.start();
         }
         for (final Receiver r : receivers)
         {
@@ -371,8 +398,9 @@ public final class AoeTarget implements AutoCloseable
     }
 
     /**
-     * Stops receiving (closes the transports), lets every worker finish the command it holds,
-     * and closes the file. Idempotent; any thread but a worker or receive thread of this target.
+     * Stops receiving (closes the transports), lets every I/O thread finish the command it holds,
+     * and closes the file; commands still queued are dropped. Idempotent; any thread but an I/O
+     * or receive thread of this target.
      */
     @Override
     public void close()
@@ -391,14 +419,14 @@ public final class AoeTarget implements AutoCloseable
         }
         running = false;
         boolean interrupted = false;
-        for (final Worker w : workers)
+        for (final Thread t : ioThreads)
         {
-            LockSupport.unpark(w.thread);
-            if (w.thread.isAlive())
+            LockSupport.unpark(t);
+            if (t.isAlive())
             {
                 try
                 {
-                    w.thread.join(TimeUnit.SECONDS.toMillis(10));
+                    t.join(TimeUnit.SECONDS.toMillis(10));
                 }
                 catch (final InterruptedException e)
                 {
@@ -485,8 +513,7 @@ public final class AoeTarget implements AutoCloseable
     {
         private final FrameTransport nic;
         private final int maxSectors;
-        /** This NIC's workers that hold no command: taken by this receive thread, given back by the workers. */
-        private final MpscAtomicArrayQueue<Worker> idle;
+        private final Disk disk;
         private final ByteBuffer tx;
         private final AoeHeader rx = new AoeHeader();
         private final AtaHeader rxAta = new AtaHeader();
@@ -510,13 +537,7 @@ public final class AoeTarget implements AutoCloseable
             txConfig.wrap(tx, 0);
             txMask.wrap(tx, 0);
             txReserve.wrap(tx, 0);
-            idle = new MpscAtomicArrayQueue<>(Math.max(2, options.bufferCount()));
-            for (int i = 0; i < options.bufferCount(); i++)
-            {
-                final Worker w = new Worker(nic, idle, workers.size());
-                workers.add(w);
-                idle.offer(w);
-            }
+            disk = new Disk(nic);
         }
 
         @Override
@@ -637,21 +658,20 @@ public final class AoeTarget implements AutoCloseable
             dispatch(frame, AtaHeader.DATA_OFFSET + (write ? dataBytes : 0), write ? OP_WRITE : OP_READ, lba, count);
         }
 
-        /** Copies the command into an idle worker's buffer and wakes that worker; drops it when none is idle. */
+        /** Copies the command into a free buffer and queues it for the I/O threads; drops it when none is free. */
         private void dispatch(final ByteBuffer frame, final int copyLength, final int op, final long lba, final int count)
         {
-            final Worker w = idle.poll();
-            if (w == null)
+            final Command c = disk.free.relaxedPoll();
+            if (c == null)
             {
                 busyDrops.increment();
                 return;
             }
-            w.frame.put(0, frame, 0, copyLength);
-            w.op = op;
-            w.lba = lba;
-            w.count = count;
-            w.ready = true;
-            LockSupport.unpark(w.thread);
+            c.frame.put(0, frame, 0, copyLength);
+            c.op = op;
+            c.lba = lba;
+            c.count = count;
+            disk.submit(c);
         }
 
         /** Answers an ATA command that needs no disk, from this receiver's buffer. */
@@ -949,35 +969,165 @@ public final class AoeTarget implements AutoCloseable
     // ---------------------------------------------------------------------------------------
     // Disk side
 
-    /**
-     * One buffer of one NIC and the thread that does its disk I/O. Between {@link Receiver#dispatch}
-     * setting {@link #ready} and the thread clearing it, the thread owns the buffer and the fields;
-     * the rest of the time the worker sits in its NIC's idle queue and that NIC's receive thread
-     * may take it. The volatile {@code ready} orders the hand-over both ways.
-     */
-    private final class Worker implements Runnable
+    /** One command's buffer, and what the receive thread decoded from it. Owned by whoever took it from a queue. */
+    private static final class Command
     {
-        final FrameTransport nic;
-        final MpscAtomicArrayQueue<Worker> idle;
         final ByteBuffer frame;
         final ByteBuffer data;
-        final Thread thread;
         final AoeHeader header = new AoeHeader();
         final AtaHeader ata = new AtaHeader();
-        volatile boolean ready;
         int op;
         long lba;
         int count;
+        long queuedNanos;
 
-        Worker(final FrameTransport nic, final MpscAtomicArrayQueue<Worker> idle, final int index)
+        Command(final int size)
         {
-            this.nic = nic;
-            this.idle = idle;
-            frame = ByteBuffer.allocateDirect(Math.max(nic.mtu() + 14, AoeHeader.MIN_ETHERNET_FRAME));
+            frame = ByteBuffer.allocateDirect(size);
             data = frame.duplicate();
             header.wrap(frame, 0);
             ata.wrap(frame, 0);
-            thread = Thread.ofPlatform().name("aoe-target-io-" + options.address() + "-" + index).daemon(true).unstarted(this);
+        }
+    }
+
+    /**
+     * The disk side of one NIC: {@code bufferCount} I/O threads and twice as many command buffers.
+     * The spare buffers are for the moment between a thread sending a reply and putting its buffer
+     * back: an initiator that has the reply may already have sent its next command, which must not
+     * find every buffer taken (measured: without them, hundreds of drops and 20 ms retransmission
+     * timeouts per second at queue depth 16 on two cores). More than {@code bufferCount} commands
+     * are then held only in that race, or when an initiator exceeds the count; beyond twice the
+     * count they are dropped.
+     *
+     * <p>The receive thread takes a buffer from {@link #free}, fills it and {@link #submit}s it to
+     * {@link #pending}; I/O threads take commands from there, run them, send the reply and put the
+     * buffer back. Threads are woken only as needed, because on a small machine a wake-up per
+     * frame costs more than a page-cache read:
+     * <ul>
+     * <li>a thread that finds the queue empty goes to sleep on {@link #sleepers};
+     * <li>a submit wakes one when no thread is {@link #awake};
+     * <li>while commands wait and others work, one sleeper is made the {@link #watcher}: it checks
+     *     the oldest waiting command on a timer and takes it over itself once it has waited
+     *     {@link #WAKE_AFTER_NANOS} (the working threads are stuck in slow I/O, or descheduled),
+     *     after making another sleeper the watcher. So a stream of fast reads keeps one thread
+     *     busy and one watching, and a slow disk gets one more thread in flight every
+     *     {@link #WAKE_AFTER_NANOS} until every command has its own.
+     * </ul>
+     *
+     * <p>No command is left waiting with nobody to run it: a thread going to sleep first counts
+     * itself out of {@link #awake}, then registers in {@link #sleepers}, then looks at the queue
+     * once more and wakes a sleeper (perhaps itself) if it is not empty; a submit queues first,
+     * then reads {@link #awake}; a watcher takes over at once when it sees work and nobody awake.
+     * All of these are volatile accesses, so one side always sees the other.
+     */
+    private final class Disk
+    {
+        /** Stands in {@link #watcher} while a submitter or thread is choosing one. */
+        private final Thread choosing = new Thread(() -> { }, "aoe-target-choosing-watcher");
+
+        final FrameTransport nic;
+        /** Buffers nobody holds: I/O threads put, the receive thread takes. */
+        final MpscAtomicArrayQueue<Command> free;
+        /** Commands waiting for an I/O thread, oldest first: the receive thread puts, I/O threads take. */
+        final MpmcAtomicArrayQueue<Command> pending;
+        /** Sleeping I/O threads; whoever wakes one takes it off. */
+        final MpmcAtomicArrayQueue<IoThread> sleepers;
+        /** I/O threads running a command or looking for one (not asleep, not watching). */
+        final AtomicInteger awake = new AtomicInteger();
+        /** The thread watching the queue, {@link #choosing}, or null. */
+        final AtomicReference<Thread> watcher = new AtomicReference<>();
+
+        Disk(final FrameTransport nic)
+        {
+            this.nic = nic;
+            final int n = options.bufferCount();
+            final int buffers = 2 * n;
+            free = new MpscAtomicArrayQueue<>(buffers);
+            pending = new MpmcAtomicArrayQueue<>(buffers);
+            sleepers = new MpmcAtomicArrayQueue<>(Math.max(2, n));
+            final int size = Math.max(nic.mtu() + 14, AoeHeader.MIN_ETHERNET_FRAME);
+            for (int i = 0; i < buffers; i++)
+            {
+                free.offer(new Command(size));
+            }
+            for (int i = 0; i < n; i++)
+            {
+                ioThreads.add(new IoThread(this, i).thread);
+                awake.incrementAndGet();
+            }
+        }
+
+        /** Receive thread only. */
+        void submit(final Command c)
+        {
+            c.queuedNanos = System.nanoTime();
+            pending.offer(c);  // never full: there are only as many commands as slots
+            if (awake.get() == 0)
+            {
+                final Thread watching = watcher.get();
+                if (watching != null)
+                {
+                    LockSupport.unpark(watching);  // it sees nobody awake and takes the command at once
+                }
+                else
+                {
+                    wakeOne();
+                }
+            }
+            else
+            {
+                ensureWatcher();
+            }
+        }
+
+        /** Makes a sleeper the watcher when commands wait and there is none. Any thread. */
+        void ensureWatcher()
+        {
+            if (pending.isEmpty() || watcher.get() != null || !watcher.compareAndSet(null, choosing))
+            {
+                return;
+            }
+            final IoThread io = sleepers.poll();
+            if (io == null)
+            {
+                watcher.set(null);  // every thread is up anyway
+                return;
+            }
+            io.watch = true;
+            watcher.set(io.thread);
+            io.sleeping = false;
+            LockSupport.unpark(io.thread);
+        }
+
+        void wakeOne()
+        {
+            final IoThread io = sleepers.poll();
+            if (io != null)
+            {
+                awake.incrementAndGet();
+                io.watch = false;
+                io.sleeping = false;
+                LockSupport.unpark(io.thread);
+            }
+        }
+    }
+
+    /** One I/O thread of a {@link Disk}; its loop runs until the target closes. */
+    private final class IoThread implements Runnable
+    {
+        final Disk disk;
+        final FrameTransport nic;
+        final Thread thread;
+        /** Cleared by whoever takes this thread off {@link Disk#sleepers} to wake it. */
+        volatile boolean sleeping;
+        /** Set before {@link #sleeping} is cleared when woken as the watcher; read and cleared by this thread. */
+        boolean watch;
+
+        IoThread(final Disk disk, final int index)
+        {
+            this.disk = disk;
+            this.nic = disk.nic;
+            this.thread = Thread.ofPlatform().name("aoe-target-io-" + nic.name() + "-" + index).daemon(true).unstarted(this);
         }
 
         @Override
@@ -985,19 +1135,73 @@ public final class AoeTarget implements AutoCloseable
         {
             while (running)
             {
-                if (!ready)
+                if (watch)
                 {
-                    LockSupport.parkNanos(this, IDLE_PARK_NANOS);
+                    watchQueue();
                     continue;
                 }
-                execute();
-                ready = false;
-                idle.offer(this);
+                final Command c = disk.pending.poll();
+                if (c == null)
+                {
+                    sleep();
+                    continue;
+                }
+                disk.ensureWatcher();
+                execute(c);
+                disk.free.offer(c);
             }
         }
 
-        private void execute()
+        /** Waits, on a timer, until the oldest waiting command has waited too long or nobody else works; then works. */
+        private void watchQueue()
         {
+            int emptyLooks = 0;
+            while (running)
+            {
+                final Command oldest = disk.pending.peek();
+                if (oldest == null)
+                {
+                    if (++emptyLooks > 2)
+                    {
+                        break;
+                    }
+                    LockSupport.parkNanos(this, WAKE_AFTER_NANOS);
+                    continue;
+                }
+                emptyLooks = 0;
+                final long waited = System.nanoTime() - oldest.queuedNanos;
+                if (waited >= WAKE_AFTER_NANOS || disk.awake.get() == 0)
+                {
+                    break;
+                }
+                LockSupport.parkNanos(this, WAKE_AFTER_NANOS - waited);
+            }
+            disk.awake.incrementAndGet();
+            watch = false;
+            disk.watcher.set(null);
+        }
+
+        private void sleep()
+        {
+            sleeping = true;
+            disk.awake.decrementAndGet();
+            disk.sleepers.offer(this);
+            if (!disk.pending.isEmpty())
+            {
+                disk.wakeOne();
+            }
+            while (sleeping && running)
+            {
+                LockSupport.park(this);
+            }
+        }
+
+        private void execute(final Command c)
+        {
+            final int op = c.op;
+            final long lba = c.lba;
+            final int count = c.count;
+            final ByteBuffer data = c.data;
             int length = AtaHeader.DATA_OFFSET;
             int status = STATUS_OK;
             int error = 0;
@@ -1045,9 +1249,9 @@ public final class AoeTarget implements AutoCloseable
                 error = op == OP_READ ? 0x40 : AtaHeader.ERROR_ABRT;
                 length = AtaHeader.DATA_OFFSET;
             }
-            respond(header, nic, RESPONSE);
-            ata.cmdStatus(status).errFeature(error).sectorCount(status == STATUS_OK ? 0 : count);
-            send(nic, frame, length);
+            respond(c.header, nic, RESPONSE);
+            c.ata.cmdStatus(status).errFeature(error).sectorCount(status == STATUS_OK ? 0 : count);
+            send(nic, c.frame, length);
         }
     }
 }

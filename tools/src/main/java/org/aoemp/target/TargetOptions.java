@@ -18,9 +18,9 @@ import org.aoemp.protocol.MacMaskHeader;
  * @param file          the backing file or block device
  * @param readOnly      [-r] open the file read-only and abort every write (ATA status ERR, error ABRT)
  * @param bufferCount   [-b] the buffer count advertised in config replies, and the number of
- *                      commands each NIC (target MAC) holds at once: one buffer and one I/O
- *                      thread each; frames arriving while all of a NIC's are busy are dropped,
- *                      as the protocol says
+ *                      commands each NIC (target MAC) runs at once: one I/O thread each (and two
+ *                      buffers each, see {@link AoeTarget}); commands arriving while all of a
+ *                      NIC's buffers are busy are dropped, as the protocol says
  * @param allowedMacs   [-m] the initial MAC mask list: when not empty, frames from any other MAC
  *                      are ignored, and the start-up announcement goes to each of these MACs
  *                      instead of the broadcast address

@@ -7,7 +7,7 @@ package org.aoemp.target;
  * @param ignored          requests not for this target (other shelf.slot) and responses
  * @param masked           frames dropped silently because their source MAC is not on the mask list
  * @param truncated        frames too short for the header or the argument they declare, dropped
- * @param busyDrops        ATA commands dropped because every buffer was busy (more than the buffer count in flight)
+ * @param busyDrops        ATA commands dropped because every buffer of their NIC was busy (twice the buffer count in flight)
  * @param ataCommands      ATA commands answered (with data, status or an AoE error)
  * @param sectorsRead      sectors read from the file
  * @param sectorsWritten   sectors written to the file

@@ -72,7 +72,8 @@ final class TargetCommand implements Callable<Integer>
     String configString;
 
     @Option(names = "--transport", paramLabel = "KIND",
-        description = "How raw frames are sent: afpacket (Linux, java.lang.foreign) or pcap (libpcap via pcap4j). Default: ${DEFAULT-VALUE}.")
+        description = "How raw frames are sent: afpacket (Linux, java.lang.foreign) or pcap (libpcap via pcap4j). "
+            + "Default: ${DEFAULT-VALUE}.")
     String transport = Transports.defaultKind();
 
     @Spec

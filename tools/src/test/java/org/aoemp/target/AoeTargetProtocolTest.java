@@ -729,12 +729,15 @@ class AoeTargetProtocolTest
     void shouldRefuseAMissingFileAndAWindowBeyondTheFile() throws Exception
     {
         assertThrows(NoSuchFileException.class,
-            () -> AoeTarget.start(TargetOptions.of(SHELF, SLOT, dir.resolve("nope")), List.of(hub.attach("t1", 0x02_00_00_00_01_01L, 1500))));
+            () -> AoeTarget.start(TargetOptions.of(SHELF, SLOT, dir.resolve("nope")),
+                List.of(hub.attach("t1", 0x02_00_00_00_01_01L, 1500))));
         final IllegalArgumentException beyond = assertThrows(IllegalArgumentException.class,
-            () -> AoeTarget.start(TargetOptions.of(SHELF, SLOT, disk).withWindow(2000, 49), List.of(hub.attach("t2", 0x02_00_00_00_01_02L, 1500))));
+            () -> AoeTarget.start(TargetOptions.of(SHELF, SLOT, disk).withWindow(2000, 49),
+                List.of(hub.attach("t2", 0x02_00_00_00_01_02L, 1500))));
         assertTrue(beyond.getMessage().contains("beyond the end"), beyond.getMessage());
         assertThrows(IllegalArgumentException.class,
-            () -> AoeTarget.start(TargetOptions.of(SHELF, SLOT, disk).withWindow(2048, -1), List.of(hub.attach("t3", 0x02_00_00_00_01_03L, 1500))));
+            () -> AoeTarget.start(TargetOptions.of(SHELF, SLOT, disk).withWindow(2048, -1),
+                List.of(hub.attach("t3", 0x02_00_00_00_01_03L, 1500))));
         assertThrows(IllegalArgumentException.class, () -> TargetOptions.of(0xFFFF, 1, disk));
         assertThrows(IllegalArgumentException.class, () -> TargetOptions.of(1, 0xFF, disk));
         assertEquals(List.of("a", "b"), hub.nics().stream().map(n -> n.name()).toList(), "the transports of failed starts are closed");

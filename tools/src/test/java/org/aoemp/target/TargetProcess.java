@@ -43,6 +43,11 @@ final class TargetProcess implements AutoCloseable
             argv.addAll(List.of("ip", "netns", "exec", namespace));
         }
         argv.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        final String wakeAfter = System.getProperty("aoe.target.wakeAfterMicros");
+        if (wakeAfter != null)
+        {
+            argv.add("-Daoe.target.wakeAfterMicros=" + wakeAfter);
+        }
         argv.addAll(List.of("--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"),
             AoeCommand.class.getName(), "target"));
         argv.addAll(List.of(args));

@@ -222,6 +222,22 @@ class TargetCommandTest
     }
 
     @Test
+    void thePcapTransportShouldServeToo() throws Exception
+    {
+        final Path disk = file(4 * MIB);
+        serve(disk, "--transport", "pcap", "-b", "8");
+        final AoeDevice d = initiatorOn(1).open(E7_3, quick());
+        final byte[] data = new byte[(int)MIB];
+        new Random(7).nextBytes(data);
+        d.writeAsync(MIB, ByteBuffer.wrap(data)).get(20, TimeUnit.SECONDS);
+        final ByteBuffer back = ByteBuffer.allocate(data.length);
+        d.readAsync(MIB, back).get(20, TimeUnit.SECONDS);
+        assertArrayEquals(data, back.array());
+        assertArrayEquals(data, Arrays.copyOfRange(Files.readAllBytes(disk), (int)MIB, (int)(2 * MIB)));
+        assertEquals(8, d.pathStats().getFirst().bufferCount(), "-b 8 advertised");
+    }
+
+    @Test
     void macListShouldLeaveOtherInitiatorsUnanswered() throws Exception
     {
         final Path disk = file(4 * MIB);
