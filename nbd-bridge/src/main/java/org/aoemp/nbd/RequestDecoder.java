@@ -34,6 +34,9 @@ final class RequestDecoder extends ByteToMessageDecoder
         HEADER, PAYLOAD, DISCARD, BROKEN
     }
 
+    /** Payloads from this size on get their room reserved up front. */
+    private static final int LARGE_PAYLOAD = 256 * 1024;
+
     private final Export export;
     private State state = State.HEADER;
     private NbdRequest pending;
@@ -97,6 +100,7 @@ final class RequestDecoder extends ByteToMessageDecoder
                 final int length = (int)pending.length();
                 if (in.readableBytes() < length)
                 {
+                    reserve(in, length);
                     return false;
                 }
                 out.add(pending.payload(in.readRetainedSlice(length)));
@@ -124,6 +128,21 @@ final class RequestDecoder extends ByteToMessageDecoder
                 return false;
             }
             default -> throw new IllegalStateException(state.toString());
+        }
+    }
+
+    /**
+     * Makes room for the rest of a large payload in one step. Left alone, the cumulation buffer
+     * grows by doubling as each read arrives, copying what it holds every time; a 32 MiB WRITE
+     * would be copied several times over before it is complete.
+     */
+    private static void reserve(final ByteBuf in, final int length)
+    {
+        // Only a buffer nobody else references (no payload slices in flight) may have its bytes moved.
+        if (length >= LARGE_PAYLOAD && in.refCnt() == 1 && !in.isReadOnly() && in.writableBytes() < length - in.readableBytes())
+        {
+            in.discardReadBytes();
+            in.ensureWritable(length - in.readableBytes(), false);
         }
     }
 }

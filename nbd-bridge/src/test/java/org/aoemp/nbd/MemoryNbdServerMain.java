@@ -4,13 +4,15 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.concurrent.CountDownLatch;
 
+import io.netty.buffer.AdaptiveByteBufAllocator;
+import io.netty.buffer.PooledByteBufAllocator;
 import org.aoemp.block.MemoryBlockDevice;
 
 /**
  * Serves one memory disk for manual runs and benchmarks (fio, nbdinfo) until killed.
  *
  * <pre>
- * java -cp ... org.aoemp.nbd.MemoryNbdServerMain [port=10809] [size=256M] [name=mem] [nio|epoll] [threads=0]
+ * java [-Dnbd.allocator=server|netty-pooled|adaptive] -cp ... org.aoemp.nbd.MemoryNbdServerMain [port=10809] [size=256M] [name=mem] [auto|nio|epoll] [threads=0]
  * </pre>
  */
 public final class MemoryNbdServerMain
@@ -32,6 +34,13 @@ public final class MemoryNbdServerMain
             .export(name, device)
             .transport(transport)
             .ioThreads(threads)
+            .allocator(switch (System.getProperty("nbd.allocator", "server"))
+            {
+                case "server" -> NbdServer.defaultAllocator();
+                case "netty-pooled" -> PooledByteBufAllocator.DEFAULT;
+                case "adaptive" -> new AdaptiveByteBufAllocator();
+                default -> throw new IllegalArgumentException("nbd.allocator: server, netty-pooled or adaptive");
+            })
             .start();
         final CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() ->

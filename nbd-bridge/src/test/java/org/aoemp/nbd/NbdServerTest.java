@@ -559,6 +559,10 @@ class NbdServerTest
         assertEquals("nbd://127.0.0.1:" + server.port() + "/my%20disk", server.uri("my disk"));
         assertTrue(server.toString().contains(server.uri()));
         assertEquals(java.util.List.of("first", "second", "controlled"), server.exportNames());
+        try (NbdServer wildcard = NbdServer.builder().listen(new InetSocketAddress(0)).export("d", first).allocator(allocator).start())
+        {
+            assertEquals("nbd://127.0.0.1:" + wildcard.port() + "/d", wildcard.uri("d"), "wildcard shown as loopback");
+        }
     }
 
     // ---------------------------------------------------------------- helpers
