@@ -14,7 +14,7 @@ import java.nio.ByteBuffer;
  * Wrap it over a received buffer, read the fields in place, re-wrap for the next frame: no
  * allocation. Field offsets are absolute from the frame start plus the wrap offset.
  */
-public final class AoeHeader
+public final class AoeHeader extends Flyweight
 {
     public static final int DST_OFFSET = 0;
     public static final int SRC_OFFSET = 6;
@@ -54,24 +54,10 @@ public final class AoeHeader
     /** Tags with bit 31 set are the userland tag space: the kernel driver ignores replies to them. */
     public static final int USERLAND_TAG_BIT = 0x8000_0000;
 
-    private ByteBuffer buffer;
-    private int offset;
-
     public AoeHeader wrap(final ByteBuffer buffer, final int offset)
     {
-        this.buffer = buffer;
-        this.offset = offset;
+        bind(buffer, offset);
         return this;
-    }
-
-    public ByteBuffer buffer()
-    {
-        return buffer;
-    }
-
-    public int offset()
-    {
-        return offset;
     }
 
     /** True when {@code length} bytes from the wrap offset hold an AoE v1 header. */

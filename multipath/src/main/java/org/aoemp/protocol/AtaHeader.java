@@ -11,7 +11,7 @@ import java.nio.ByteBuffer;
  *  28 lba0 .. 33 lba5 (little-endian: lba0 = bits 0-7)   34-35 reserved   36 data
  * </pre>
  */
-public final class AtaHeader
+public final class AtaHeader extends Flyweight
 {
     public static final int AFLAGS_OFFSET = AoeHeader.LENGTH;
     public static final int ERR_FEATURE_OFFSET = AoeHeader.LENGTH + 1;
@@ -51,13 +51,9 @@ public final class AtaHeader
     public static final long LBA28_LIMIT = 1L << 28;
     public static final long LBA48_LIMIT = 1L << 48;
 
-    private ByteBuffer buffer;
-    private int offset;
-
     public AtaHeader wrap(final ByteBuffer buffer, final int offset)
     {
-        this.buffer = buffer;
-        this.offset = offset;
+        bind(buffer, offset);
         return this;
     }
 

@@ -21,7 +21,7 @@ import java.nio.charset.StandardCharsets;
  * has none (else error 4), force set stores it regardless. Read fields only after
  * {@link #isValid(int)} accepted the frame: the accessors trust the declared string length.
  */
-public final class ConfigHeader
+public final class ConfigHeader extends Flyweight
 {
     public static final int BUFFER_COUNT_OFFSET = AoeHeader.LENGTH;
     public static final int FIRMWARE_VERSION_OFFSET = AoeHeader.LENGTH + 2;
@@ -43,24 +43,10 @@ public final class ConfigHeader
     /** What a sector count of 0 on the wire means. */
     public static final int LEGACY_SECTOR_COUNT = 2;
 
-    private ByteBuffer buffer;
-    private int offset;
-
     public ConfigHeader wrap(final ByteBuffer buffer, final int offset)
     {
-        this.buffer = buffer;
-        this.offset = offset;
+        bind(buffer, offset);
         return this;
-    }
-
-    public ByteBuffer buffer()
-    {
-        return buffer;
-    }
-
-    public int offset()
-    {
-        return offset;
     }
 
     /** Frame length (from the frame start) of a config frame carrying a string of {@code stringLength} bytes. */

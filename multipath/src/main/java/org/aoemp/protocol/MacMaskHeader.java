@@ -17,7 +17,7 @@ import java.nio.ByteBuffer;
  * now stands, one directive per MAC. Directive indexes are not range-checked by the accessors:
  * call {@link #isValid(int)} before reading a received frame.
  */
-public final class MacMaskHeader
+public final class MacMaskHeader extends Flyweight
 {
     public static final int RESERVED_OFFSET = AoeHeader.LENGTH;
     public static final int MCMD_OFFSET = AoeHeader.LENGTH + 1;
@@ -48,24 +48,10 @@ public final class MacMaskHeader
     /** Most masks vblade holds; a longer list is answered with {@link #MERROR_LIST_FULL}. */
     public static final int MAX_MASKS = 32;
 
-    private ByteBuffer buffer;
-    private int offset;
-
     public MacMaskHeader wrap(final ByteBuffer buffer, final int offset)
     {
-        this.buffer = buffer;
-        this.offset = offset;
+        bind(buffer, offset);
         return this;
-    }
-
-    public ByteBuffer buffer()
-    {
-        return buffer;
-    }
-
-    public int offset()
-    {
-        return offset;
     }
 
     /** Frame length (from the frame start) of a mask frame with {@code directiveCount} directives. */

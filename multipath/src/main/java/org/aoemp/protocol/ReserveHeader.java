@@ -16,7 +16,7 @@ import java.nio.ByteBuffer;
  * stands. MAC indexes are not range-checked by the accessors: call {@link #isValid(int)} before
  * reading a received frame.
  */
-public final class ReserveHeader
+public final class ReserveHeader extends Flyweight
 {
     public static final int RCMD_OFFSET = AoeHeader.LENGTH;
     public static final int NMACS_OFFSET = AoeHeader.LENGTH + 1;
@@ -36,24 +36,10 @@ public final class ReserveHeader
      */
     public static final int MAX_RESERVATIONS = 256;
 
-    private ByteBuffer buffer;
-    private int offset;
-
     public ReserveHeader wrap(final ByteBuffer buffer, final int offset)
     {
-        this.buffer = buffer;
-        this.offset = offset;
+        bind(buffer, offset);
         return this;
-    }
-
-    public ByteBuffer buffer()
-    {
-        return buffer;
-    }
-
-    public int offset()
-    {
-        return offset;
     }
 
     /** Frame length (from the frame start) of a reserve frame listing {@code macCount} MACs. */

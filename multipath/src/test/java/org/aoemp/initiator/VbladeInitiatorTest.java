@@ -11,14 +11,12 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.List;
-import java.util.Random;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 
 import org.aoemp.block.IoError;
+import org.aoemp.testing.BulkIo;
 import org.aoemp.testing.Prerequisites;
 import org.aoemp.testing.VethRig;
 import org.junit.jupiter.api.AfterEach;
@@ -81,62 +79,6 @@ class VbladeInitiatorTest
         return initiator.open(new TargetAddress(7, 3), DeviceOptions.defaults());
     }
 
-    private static void writeAll(final AoeDevice d, final long offset, final byte[] data, final int chunk, final int depth)
-        throws Exception
-    {
-        final ArrayDeque<CompletableFuture<Void>> inFlight = new ArrayDeque<>();
-        for (int pos = 0; pos < data.length; pos += chunk)
-        {
-            if (inFlight.size() >= depth)
-            {
-                inFlight.poll().get(60, TimeUnit.SECONDS);
-            }
-            inFlight.add(d.writeAsync(offset + pos, ByteBuffer.wrap(data, pos, Math.min(chunk, data.length - pos)).slice()));
-        }
-        for (final CompletableFuture<Void> f : inFlight)
-        {
-            f.get(60, TimeUnit.SECONDS);
-        }
-    }
-
-    private static byte[] readAll(final AoeDevice d, final long offset, final int length, final int chunk, final int depth)
-        throws Exception
-    {
-        final byte[] out = new byte[length];
-        final ArrayDeque<CompletableFuture<Void>> inFlight = new ArrayDeque<>();
-        for (int pos = 0; pos < length; pos += chunk)
-        {
-            if (inFlight.size() >= depth)
-            {
-                inFlight.poll().get(60, TimeUnit.SECONDS);
-            }
-            inFlight.add(d.readAsync(offset + pos, ByteBuffer.wrap(out, pos, Math.min(chunk, length - pos)).slice()));
-        }
-        for (final CompletableFuture<Void> f : inFlight)
-        {
-            f.get(60, TimeUnit.SECONDS);
-        }
-        return out;
-    }
-
-    private static byte[] random(final int n, final long seed)
-    {
-        final byte[] b = new byte[n];
-        new Random(seed).nextBytes(b);
-        return b;
-    }
-
-    private static byte[] fileBytes(final Path f, final long offset, final int n) throws Exception
-    {
-        try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "r"))
-        {
-            final byte[] b = new byte[n];
-            raf.seek(offset);
-            raf.readFully(b);
-            return b;
-        }
-    }
-
     @Test
     void shouldDiscoverATargetAtANonZeroShelfSlotWithItsSizeAndModel() throws Exception
     {
@@ -160,11 +102,11 @@ class VbladeInitiatorTest
         final Path disk = sparseFile("disk.img", 80 * MIB);
         final AoeDevice d = openOneTarget(1500, disk, transport);
         final int n = (int)(64 * MIB);
-        final byte[] data = random(n, 42);
-        writeAll(d, 4 * MIB, data, (int)MIB, 8);
+        final byte[] data = BulkIo.random(n, 42);
+        BulkIo.write(d, 4 * MIB, data, (int)MIB, 8);
         d.flushAsync().get(10, TimeUnit.SECONDS);
-        assertArrayEquals(data, readAll(d, 4 * MIB, n, (int)MIB, 8), "read back what was written");
-        assertArrayEquals(data, fileBytes(disk, 4 * MIB, n), "the backing file holds what was written");
+        assertArrayEquals(data, BulkIo.read(d, 4 * MIB, n, (int)MIB, 8), "read back what was written");
+        assertArrayEquals(data, BulkIo.fileBytes(disk, 4 * MIB, n), "the backing file holds what was written");
         final PathStats p = d.pathStats().get(0);
         assertTrue(p.framesSent() >= 2 * n / 1024, "two frames per KiB moved: " + p.framesSent());
     }
@@ -175,9 +117,9 @@ class VbladeInitiatorTest
         final Path disk = sparseFile("disk.img", 16 * MIB);
         final AoeDevice d = openOneTarget(9000, disk, "afpacket");
         assertEquals(17, d.sectorsPerCommand());
-        final byte[] data = random((int)(4 * MIB), 9);
-        writeAll(d, 0, data, (int)MIB, 4);
-        assertArrayEquals(data, readAll(d, 0, data.length, (int)MIB, 4));
+        final byte[] data = BulkIo.random((int)(4 * MIB), 9);
+        BulkIo.write(d, 0, data, (int)MIB, 4);
+        assertArrayEquals(data, BulkIo.read(d, 0, data.length, (int)MIB, 4));
         final PathStats p = d.pathStats().get(0);
         assertEquals(17, p.maxSectorsSent(), "frames carried 17 sectors (8704 bytes)");
         final long frames = p.framesSent();
@@ -194,25 +136,25 @@ class VbladeInitiatorTest
         assertEquals(size, d.size());
         assertTrue(d.isLba48());
         final long offset = size - MIB;
-        final byte[] data = random((int)MIB, 11);
-        writeAll(d, offset, data, 256 << 10, 4);
-        assertArrayEquals(data, readAll(d, offset, data.length, 256 << 10, 4));
-        assertArrayEquals(data, fileBytes(disk, offset, data.length), "landed past 2 TiB in the file, not wrapped");
-        assertArrayEquals(new byte[4096], fileBytes(disk, offset & ((1L << 40) - 1), 4096), "no 40-bit wrap-around write");
+        final byte[] data = BulkIo.random((int)MIB, 11);
+        BulkIo.write(d, offset, data, 256 << 10, 4);
+        assertArrayEquals(data, BulkIo.read(d, offset, data.length, 256 << 10, 4));
+        assertArrayEquals(data, BulkIo.fileBytes(disk, offset, data.length), "landed past 2 TiB in the file, not wrapped");
+        assertArrayEquals(new byte[4096], BulkIo.fileBytes(disk, offset & ((1L << 40) - 1), 4096), "no 40-bit wrap-around write");
     }
 
     @Test
     void shouldFailWritesToAReadOnlyExportWithAClearErrorAndStillRead() throws Exception
     {
         final Path disk = sparseFile("ro.img", 8 * MIB);
-        Files.write(disk, random(4096, 13), java.nio.file.StandardOpenOption.WRITE);
+        Files.write(disk, BulkIo.random(4096, 13), java.nio.file.StandardOpenOption.WRITE);
         final AoeDevice d = openOneTarget(1500, disk, "afpacket", "-r");
         final ExecutionException e = assertThrows(ExecutionException.class,
             () -> d.writeAsync(0, ByteBuffer.allocate(4096)).get(10, TimeUnit.SECONDS));
         final IoError io = (IoError)e.getCause();
         assertEquals(IoError.EIO, io.errno());
         assertTrue(io.getMessage().contains("e7.3") && io.getMessage().contains("write"), io.getMessage());
-        assertArrayEquals(random(4096, 13), readAll(d, 0, 4096, 4096, 1), "reads still work and the data is untouched");
+        assertArrayEquals(BulkIo.random(4096, 13), BulkIo.read(d, 0, 4096, 4096, 1), "reads still work and the data is untouched");
     }
 
     @Test

@@ -2,9 +2,7 @@ package org.aoemp.tools;
 
 import java.io.PrintWriter;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
@@ -73,65 +71,36 @@ final class MaskCommand implements Callable<Integer>
                 }, net.timeout, Integer.MAX_VALUE);
             if (replies.isEmpty())
             {
-                spec.commandLine().getErr().println("aoe mask: no answer from e" + shelf + "." + slot + " within " + net.timeout.toMillis() + " ms");
-                return AoeCommand.EXIT_FAILURE;
+                return ReplyTable.noAnswer(spec.commandLine().getErr(), "mask", shelf, slot, net.timeout.toMillis());
             }
-            int status = 0;
-            final List<Object> rows = new ArrayList<>();
+            final ReplyTable table = new ReplyTable(shelf, slot);
             for (final Initiator.Reply r : replies)
             {
-                final Map<String, Object> row = new LinkedHashMap<>();
-                row.put("target", "e" + shelf + "." + slot);
-                row.put("interface", r.port().name());
-                row.put("mac", new MacAddress(r.sourceMac()).toString());
                 final MacMaskHeader m = new MacMaskHeader().wrap(r.frame(), 0);
-                if (r.header().isError())
+                final Map<String, Object> row = table.add(r, m.isValid(r.length()));
+                if (row == null)
                 {
-                    row.put("error", AoeHeader.errorName(r.header().error()));
-                    status = AoeCommand.EXIT_FAILURE;
+                    continue;
                 }
-                else if (!m.isValid(r.length()))
+                if (m.merror() != 0)
                 {
-                    row.put("error", "malformed reply");
-                    status = AoeCommand.EXIT_FAILURE;
-                }
-                else
-                {
-                    if (m.merror() != 0)
+                    table.fail(row, switch (m.merror())
                     {
-                        row.put("error", switch (m.merror())
-                        {
-                            case MacMaskHeader.MERROR_BAD_DCMD -> "bad directive command";
-                            case MacMaskHeader.MERROR_LIST_FULL -> "mask list full";
-                            default -> "unspecified mask error";
-                        });
-                        status = AoeCommand.EXIT_FAILURE;
-                    }
-                    final List<String> masks = new ArrayList<>();
-                    for (int i = 0; i < m.directiveCount(); i++)
-                    {
-                        masks.add(new MacAddress(m.mac(i)).toString());
-                    }
-                    row.put("masks", masks);
+                        case MacMaskHeader.MERROR_BAD_DCMD -> "bad directive command";
+                        case MacMaskHeader.MERROR_LIST_FULL -> "mask list full";
+                        default -> "unspecified mask error";
+                    });
                 }
-                rows.add(row);
-            }
-            if (json)
-            {
-                out.println(Json.write(rows));
-            }
-            else
-            {
-                for (final Object o : rows)
+                final List<String> masks = new ArrayList<>();
+                for (int i = 0; i < m.directiveCount(); i++)
                 {
-                    final Map<?, ?> row = (Map<?, ?>)o;
-                    out.printf(Locale.ROOT, "%s via %s from %s: %s%s%n", row.get("target"), row.get("interface"), row.get("mac"),
-                        row.containsKey("masks") ? (((List<?>)row.get("masks")).isEmpty() ? "no masks (answers everyone)" : "masks " + row.get("masks")) : "",
-                        row.containsKey("error") ? "  error: " + row.get("error") : "");
+                    masks.add(new MacAddress(m.mac(i)).toString());
                 }
+                row.put("masks", masks);
             }
-            out.flush();
-            return status;
+            return table.print(out, json, row ->
+                (row.containsKey("masks") ? (((List<?>)row.get("masks")).isEmpty() ? "no masks (answers everyone)" : "masks " + row.get("masks")) : "")
+                    + (row.containsKey("error") ? "  error: " + row.get("error") : ""));
         }
     }
 }

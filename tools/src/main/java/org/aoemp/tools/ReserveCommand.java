@@ -2,9 +2,7 @@ package org.aoemp.tools;
 
 import java.io.PrintWriter;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
@@ -107,29 +105,14 @@ final class ReserveCommand implements Callable<Integer>
                 }, net.timeout, Integer.MAX_VALUE);
             if (replies.isEmpty())
             {
-                spec.commandLine().getErr().println("aoe reserve: no answer from e" + shelf + "." + slot + " within " + net.timeout.toMillis() + " ms");
-                return AoeCommand.EXIT_FAILURE;
+                return ReplyTable.noAnswer(spec.commandLine().getErr(), "reserve", shelf, slot, net.timeout.toMillis());
             }
-            int status = 0;
-            final List<Object> rows = new ArrayList<>();
+            final ReplyTable table = new ReplyTable(shelf, slot);
             for (final Initiator.Reply reply : replies)
             {
-                final Map<String, Object> row = new LinkedHashMap<>();
-                row.put("target", "e" + shelf + "." + slot);
-                row.put("interface", reply.port().name());
-                row.put("mac", new MacAddress(reply.sourceMac()).toString());
                 final ReserveHeader r = new ReserveHeader().wrap(reply.frame(), 0);
-                if (reply.header().isError())
-                {
-                    row.put("error", AoeHeader.errorName(reply.header().error()));
-                    status = AoeCommand.EXIT_FAILURE;
-                }
-                else if (!r.isValid(reply.length()))
-                {
-                    row.put("error", "malformed reply");
-                    status = AoeCommand.EXIT_FAILURE;
-                }
-                else
+                final Map<String, Object> row = table.add(reply, r.isValid(reply.length()));
+                if (row != null)
                 {
                     final List<String> list = new ArrayList<>();
                     for (int i = 0; i < r.macCount(); i++)
@@ -138,25 +121,9 @@ final class ReserveCommand implements Callable<Integer>
                     }
                     row.put("reservedFor", list);
                 }
-                rows.add(row);
             }
-            if (json)
-            {
-                out.println(Json.write(rows));
-            }
-            else
-            {
-                for (final Object o : rows)
-                {
-                    final Map<?, ?> row = (Map<?, ?>)o;
-                    final Object list = row.get("reservedFor");
-                    out.printf(Locale.ROOT, "%s via %s from %s: %s%n", row.get("target"), row.get("interface"), row.get("mac"),
-                        row.containsKey("error") ? "error: " + row.get("error")
-                            : ((List<?>)list).isEmpty() ? "not reserved" : "reserved for " + list);
-                }
-            }
-            out.flush();
-            return status;
+            return table.print(out, json, row -> row.containsKey("error") ? "error: " + row.get("error")
+                : ((List<?>)row.get("reservedFor")).isEmpty() ? "not reserved" : "reserved for " + row.get("reservedFor"));
         }
     }
 }

@@ -5,14 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.RandomAccessFile;
-import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.List;
 import java.util.Random;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -21,6 +18,7 @@ import org.aoemp.initiator.DeviceOptions;
 import org.aoemp.initiator.Initiator;
 import org.aoemp.initiator.PathStats;
 import org.aoemp.initiator.TargetAddress;
+import org.aoemp.testing.BulkIo;
 import org.aoemp.testing.Prerequisites;
 import org.aoemp.testing.VethRig;
 import org.junit.jupiter.api.AfterEach;
@@ -97,56 +95,6 @@ class AoeTargetInitiatorTest
         return device;
     }
 
-    private static void writeAll(final AoeDevice d, final long offset, final byte[] data, final int chunk, final int depth,
-        final Runnable afterEachChunk) throws Exception
-    {
-        final ArrayDeque<CompletableFuture<Void>> inFlight = new ArrayDeque<>();
-        for (int pos = 0; pos < data.length; pos += chunk)
-        {
-            if (inFlight.size() >= depth)
-            {
-                inFlight.poll().get(120, TimeUnit.SECONDS);
-            }
-            inFlight.add(d.writeAsync(offset + pos, ByteBuffer.wrap(data, pos, Math.min(chunk, data.length - pos)).slice()));
-            afterEachChunk.run();
-        }
-        for (final CompletableFuture<Void> f : inFlight)
-        {
-            f.get(120, TimeUnit.SECONDS);
-        }
-    }
-
-    private static byte[] readAll(final AoeDevice d, final long offset, final int length, final int chunk, final int depth)
-        throws Exception
-    {
-        final byte[] out = new byte[length];
-        final ArrayDeque<CompletableFuture<Void>> inFlight = new ArrayDeque<>();
-        for (int pos = 0; pos < length; pos += chunk)
-        {
-            if (inFlight.size() >= depth)
-            {
-                inFlight.poll().get(120, TimeUnit.SECONDS);
-            }
-            inFlight.add(d.readAsync(offset + pos, ByteBuffer.wrap(out, pos, Math.min(chunk, length - pos)).slice()));
-        }
-        for (final CompletableFuture<Void> f : inFlight)
-        {
-            f.get(120, TimeUnit.SECONDS);
-        }
-        return out;
-    }
-
-    private static byte[] fileBytes(final Path f, final long offset, final int n) throws Exception
-    {
-        try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "r"))
-        {
-            final byte[] b = new byte[n];
-            raf.seek(offset);
-            raf.readFully(b);
-            return b;
-        }
-    }
-
     @Test
     void shouldRoundTrip48MiBOverBothPathsEqualToTheBackingFile() throws Exception
     {
@@ -160,12 +108,12 @@ class AoeTargetInitiatorTest
         final byte[] data = new byte[n];
         new Random(48).nextBytes(data);
         final long start = System.nanoTime();
-        writeAll(d, 8 * MIB, data, (int)MIB, 8, () -> { });
+        BulkIo.write(d, 8 * MIB, data, (int)MIB, 8, () -> { });
         d.flushAsync().get(30, TimeUnit.SECONDS);
         final long written = System.nanoTime();
-        assertArrayEquals(data, readAll(d, 8 * MIB, n, (int)MIB, 8), "read back what was written");
+        assertArrayEquals(data, BulkIo.read(d, 8 * MIB, n, (int)MIB, 8), "read back what was written");
         final long read = System.nanoTime();
-        assertArrayEquals(data, fileBytes(disk, 8 * MIB, n), "the backing file holds what was written");
+        assertArrayEquals(data, BulkIo.fileBytes(disk, 8 * MIB, n), "the backing file holds what was written");
         System.out.printf("[AoeTargetInitiatorTest] 48 MiB over 2 paths: write %.1f MiB/s, read %.1f MiB/s%n",
             48e9 / (written - start), 48e9 / (read - written));
         for (final PathStats p : d.pathStats())
@@ -187,7 +135,7 @@ class AoeTargetInitiatorTest
         new Random(32).nextBytes(data);
         final AtomicInteger chunks = new AtomicInteger();
         final int chunk = 256 << 10;
-        writeAll(d, 0, data, chunk, 8, () ->
+        BulkIo.write(d, 0, data, chunk, 8, () ->
         {
             if (chunks.incrementAndGet() == n / chunk / 3)
             {
@@ -195,8 +143,8 @@ class AoeTargetInitiatorTest
             }
         });
         d.flushAsync().get(30, TimeUnit.SECONDS);
-        assertArrayEquals(data, readAll(d, 0, n, chunk, 8), "read back over the surviving path");
-        assertArrayEquals(data, fileBytes(disk, 0, n), "the backing file holds every write");
+        assertArrayEquals(data, BulkIo.read(d, 0, n, chunk, 8), "read back over the surviving path");
+        assertArrayEquals(data, BulkIo.fileBytes(disk, 0, n), "the backing file holds every write");
         System.out.println("[AoeTargetInitiatorTest] after pulling link 1: " + d.pathStats());
         System.out.println("[AoeTargetInitiatorTest] target: " + target.log());
         rig.linkUp(1);

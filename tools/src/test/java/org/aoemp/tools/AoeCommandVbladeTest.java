@@ -11,11 +11,8 @@ import java.io.RandomAccessFile;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 import org.aoemp.testing.Prerequisites;
@@ -253,67 +250,11 @@ class AoeCommandVbladeTest
     void anUnprivilegedUserShouldBeToldWhatPermissionIsMissing() throws Exception
     {
         Prerequisites.requireCommand("setpriv", "util-linux");
-        // Copy the test's class path somewhere an unprivileged user can read it.
-        final Path shared = Files.createTempDirectory("aoe-nopriv");
-        try
+        try (UnprivilegedJvm nobody = new UnprivilegedJvm())
         {
-            Files.setPosixFilePermissions(shared, PosixFilePermissions.fromString("rwxr-xr-x"));
-            final List<String> entries = new ArrayList<>();
-            int i = 0;
-            for (final String entry : System.getProperty("java.class.path").split(java.io.File.pathSeparator))
-            {
-                final Path from = Path.of(entry);
-                if (!Files.exists(from))
-                {
-                    continue;
-                }
-                final Path to = shared.resolve("cp" + i++ + (Files.isDirectory(from) ? "" : ".jar"));
-                copyReadable(from, to);
-                entries.add(to.toString());
-            }
-            final String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-            final Process p = new ProcessBuilder("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", javaBin,
-                "--enable-native-access=ALL-UNNAMED", "-cp", String.join(java.io.File.pathSeparator, entries),
-                AoeCommand.class.getName(), "discover", "-i", ifName, "-t", "200ms")
-                .redirectErrorStream(true).start();
-            final String output = new String(p.getInputStream().readAllBytes());
-            assertTrue(p.waitFor(60, TimeUnit.SECONDS));
-            assertNotEquals(0, p.exitValue(), output);
-            assertTrue(output.contains("root") && output.contains("CAP_NET_RAW"), output);
-        }
-        finally
-        {
-            try (Stream<Path> walk = Files.walk(shared))
-            {
-                walk.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
-            }
-        }
-    }
-
-    private static void copyReadable(final Path from, final Path to) throws IOException
-    {
-        if (!Files.isDirectory(from))
-        {
-            Files.copy(from, to);
-            Files.setPosixFilePermissions(to, PosixFilePermissions.fromString("rw-r--r--"));
-            return;
-        }
-        try (Stream<Path> walk = Files.walk(from))
-        {
-            for (final Path f : (Iterable<Path>)walk::iterator)
-            {
-                final Path target = to.resolve(from.relativize(f).toString());
-                if (Files.isDirectory(f))
-                {
-                    Files.createDirectories(target);
-                    Files.setPosixFilePermissions(target, PosixFilePermissions.fromString("rwxr-xr-x"));
-                }
-                else
-                {
-                    Files.copy(f, target);
-                    Files.setPosixFilePermissions(target, PosixFilePermissions.fromString("rw-r--r--"));
-                }
-            }
+            final UnprivilegedJvm.Result r = nobody.run("discover", "-i", ifName, "-t", "200ms");
+            assertNotEquals(0, r.exit(), r.output());
+            assertTrue(r.output().contains("root") && r.output().contains("CAP_NET_RAW"), r.output());
         }
     }
 }
