@@ -40,7 +40,7 @@ command -v gcc >/dev/null || { echo "transport-rate: needs gcc" >&2; exit 1; }
 if [ ! -f "$jar" ] || [ -n "$(find "$repo" -path '*/src/main/*' -newer "$jar" -print -quit)" ] \
         || [ -n "$(find "$repo" -name pom.xml -newer "$jar" -print -quit)" ]; then
     echo "transport-rate: building $jar" >&2
-    (cd "$repo" && mvn -B -q -DskipTests package)
+    (cd "$repo" && mvn -B -q -DskipTests package >&2)
 fi
 
 tag=$$
@@ -127,7 +127,7 @@ done
 cp "$results" "${RESULTS_RAW:-/dev/null}" 2>/dev/null || true
 
 [ -s "$results" ] || { echo "transport-rate: no measurement produced a result" >&2; exit 1; }
-export TR_INFO="\`bench/transport-rate.sh\` (${RUNS} rounds of ${SECONDS_PER_RUN} s), ${started}–$(date -u +%H:%M) UTC, \
+export TR_INFO="\`bench/transport-rate.sh\` (${RUNS} round(s) of ${SECONDS_PER_RUN} s), ${started}–$(date -u +%H:%M) UTC, \
 load average ${load_before} before and $(cut -d' ' -f1-3 /proc/loadavg) after; $(nproc) CPUs \
 ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)), kernel $(uname -r), \
 $("$java" -version 2>&1 | head -n 1 | tr -d '"'). Reproduce as root: \`bench/transport-rate.sh\` (or \`bench/compare transport-rate\`)."
