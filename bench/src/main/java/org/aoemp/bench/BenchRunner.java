@@ -59,8 +59,17 @@ public final class BenchRunner
     private final List<IntervalSink> sinks = new ArrayList<>();
     private long drainTimeoutNanos = TimeUnit.SECONDS.toNanos(70);
 
+    /** Requests that started (closed loop) or were due (open loop) in the measured window. */
     private final Recorder readRecorder = new Recorder(HIGHEST_TRACKABLE_NANOS, SIGNIFICANT_DIGITS);
     private final Recorder writeRecorder = new Recorder(HIGHEST_TRACKABLE_NANOS, SIGNIFICANT_DIGITS);
+    /** Requests that started during the warm-up, wherever they complete: progress lines only. */
+    private final Recorder warmReadRecorder = new Recorder(HIGHEST_TRACKABLE_NANOS, SIGNIFICANT_DIGITS);
+    private final Recorder warmWriteRecorder = new Recorder(HIGHEST_TRACKABLE_NANOS, SIGNIFICANT_DIGITS);
+    /** The measured window [measureStart, end) on the nanoTime clock; set before the first request. */
+    private long measureStart;
+    private long end;
+    /** Open loop: requests due before the end that the scheduler gave up issuing (the target fell too far behind). */
+    private volatile long unissued;
     private final AtomicInteger inFlight = new AtomicInteger();
     private final AtomicLong generation = new AtomicLong();
     private final AtomicLong errors = new AtomicLong();
@@ -70,7 +79,8 @@ public final class BenchRunner
     private final AtomicLong badSectors = new AtomicLong();
     private final AtomicLong badBlocks = new AtomicLong();
     private final ConcurrentLinkedQueue<String> verifyMessages = new ConcurrentLinkedQueue<>();
-    private final AtomicInteger verifyMessageCount = new AtomicInteger();
+    /** Offsets of the blocks found bad, each reported once (touched on failures only). */
+    private final java.util.Set<Long> badBlockOffsets = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private volatile boolean stopping;
     private long[] generations;
     private ArrayBlockingQueue<Slot> freeSlots;
@@ -143,9 +153,9 @@ public final class BenchRunner
         }
 
         final long t0 = System.nanoTime();
-        final long measureStart = t0 + config.warmup().toNanos();
-        final long end = measureStart + config.duration().toNanos();
-        Thread scheduler = null;
+        measureStart = t0 + config.warmup().toNanos();
+        end = measureStart + config.duration().toNanos();
+        final Thread scheduler;
         if (config.openLoop())
         {
             freeSlots = new ArrayBlockingQueue<>(qd);
@@ -179,7 +189,7 @@ public final class BenchRunner
         Map<String, PathStats> pathsAtMeasureStart = config.warmup().isZero() ? pathsBefore : null;
         boolean measuring = config.warmup().isZero();
         long intervalStart = t0;
-        long measuredUntil = measureStart;
+        long stopAt = measureStart;
         long incomplete = 0;
         while (true)
         {
@@ -190,6 +200,12 @@ public final class BenchRunner
             long intervalEnd = Math.min(System.nanoTime(), next);
             if (last)
             {
+                stopAt = Math.min(System.nanoTime(), end);
+                if (config.openLoop() && !stopping)
+                {
+                    // every request due before the end is issued, even late: its clock is running
+                    scheduler.join(TimeUnit.NANOSECONDS.toMillis(drainTimeoutNanos) + 1);
+                }
                 stopping = true;
                 if (config.openLoop())
                 {
@@ -199,8 +215,8 @@ public final class BenchRunner
                 incomplete = drain();
                 intervalEnd = System.nanoTime();
             }
-            readInterval = readRecorder.getIntervalHistogram(readInterval);
-            writeInterval = writeRecorder.getIntervalHistogram(writeInterval);
+            readInterval = (measuring ? readRecorder : warmReadRecorder).getIntervalHistogram(readInterval);
+            writeInterval = (measuring ? writeRecorder : warmWriteRecorder).getIntervalHistogram(writeInterval);
             readInterval.setTag("read");
             writeInterval.setTag("write");
             final Map<String, PathStats> pathsNow = sample();
@@ -211,7 +227,6 @@ public final class BenchRunner
                 readTotal.add(readInterval);
                 writeTotal.add(writeInterval);
                 intervals.add(stats);
-                measuredUntil = intervalEnd;
             }
             for (final IntervalSink sink : sinks)
             {
@@ -228,6 +243,8 @@ public final class BenchRunner
                 measuring = true;
                 phase.reset();
                 pathsAtMeasureStart = pathsNow;
+                readInterval = null;
+                writeInterval = null;
             }
         }
         final Histogram allTotal = new Histogram(HIGHEST_TRACKABLE_NANOS, SIGNIFICANT_DIGITS);
@@ -235,8 +252,10 @@ public final class BenchRunner
         allTotal.add(writeTotal);
         final List<PathSample> pathTotals = pathsAtMeasureStart == null ? List.of() : deltas(pathsAtMeasureStart, pathsBefore);
         return new BenchResult(config, device.name(), device.size(), config.regionOffset(), regionLength,
-            Math.max(0, measuredUntil - measureStart), readTotal, writeTotal, allTotal, errors.get(), firstError.get(), incomplete,
-            verifiedSectors.get(), unwrittenSectors.get(), badSectors.get(), badBlocks.get(), List.copyOf(verifyMessages), intervals,
+            Math.max(0, stopAt - measureStart), Math.max(0, intervalStart - Math.max(stopAt, measureStart)), readTotal, writeTotal,
+            allTotal, errors.get(), firstError.get(), incomplete, unissued,
+            verifiedSectors.get(), unwrittenSectors.get(), badSectors.get(), badBlocks.get(), badBlockOffsets.size(), List.copyOf(verifyMessages),
+            intervals,
             pathTotals);
     }
 
@@ -302,9 +321,10 @@ public final class BenchRunner
     private void schedule(final long t0, final long end)
     {
         final long rate = config.rateIops();
+        long i = 0;
         try
         {
-            for (long i = 0; !stopping; i++)
+            for (; !stopping; i++)
             {
                 final long intended = t0 + (long)(i * (1e9 / rate));
                 if (intended >= end)
@@ -332,6 +352,12 @@ public final class BenchRunner
         catch (final InterruptedException e)
         {
             // stopping: the reporting thread interrupts a scheduler blocked on a full queue
+        }
+        finally
+        {
+            // indices j >= i still due before the end: t0 + j / rate < end
+            final long due = (long)Math.ceil((end - t0) * (rate / 1e9));
+            unissued = Math.max(0, due - i);
         }
     }
 
@@ -397,7 +423,7 @@ public final class BenchRunner
             }
             do
             {
-                if (stopping)
+                if (stopping || System.nanoTime() >= end)
                 {
                     inFlight.decrementAndGet();
                 }
@@ -419,7 +445,16 @@ public final class BenchRunner
             }
             else
             {
-                (read ? readRecorder : writeRecorder).recordValue(Math.min(Math.max(0, now - startNanos), HIGHEST_TRACKABLE_NANOS));
+                final long latency = Math.min(Math.max(0, now - startNanos), HIGHEST_TRACKABLE_NANOS);
+                if (startNanos >= measureStart && startNanos < end)
+                {
+                    (read ? readRecorder : writeRecorder).recordValue(latency);
+                }
+                else if (startNanos < measureStart)
+                {
+                    (read ? warmReadRecorder : warmWriteRecorder).recordValue(latency);
+                }
+                // else: started after the end (the reporting thread woke late); not counted
                 if (pattern != null)
                 {
                     verify();
@@ -463,7 +498,7 @@ public final class BenchRunner
             {
                 badSectors.addAndGet(bad);
                 badBlocks.incrementAndGet();
-                if (verifyMessageCount.getAndIncrement() < MAX_VERIFY_MESSAGES)
+                if (badBlockOffsets.add(offset) && badBlockOffsets.size() <= MAX_VERIFY_MESSAGES)
                 {
                     verifyMessages.add("verify: block at " + offset + ": " + bad + " bad sector(s); first: " + pattern.describe(expected));
                 }

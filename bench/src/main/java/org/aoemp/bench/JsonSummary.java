@@ -42,6 +42,7 @@ public final class JsonSummary
         m.put("warmup_s", c.warmup().toNanos() / 1e9);
         m.put("duration_s", c.duration().toNanos() / 1e9);
         m.put("measured_s", r.seconds());
+        m.put("drain_s", r.drainNanos() / 1e9);
         m.put("ops", r.ops());
         m.put("reads", r.reads().getTotalCount());
         m.put("writes", r.writes().getTotalCount());
@@ -54,6 +55,7 @@ public final class JsonSummary
         m.put("errors", r.errors());
         m.put("first_error", r.firstError());
         m.put("incomplete", r.incomplete());
+        m.put("unissued", r.unissued());
         if (c.verify())
         {
             final Map<String, Object> v = new LinkedHashMap<>();
@@ -61,6 +63,7 @@ public final class JsonSummary
             v.put("sectors_unwritten", r.unwrittenSectors());
             v.put("bad_sectors", r.badSectors());
             v.put("bad_blocks", r.badBlocks());
+            v.put("bad_blocks_distinct", r.distinctBadBlocks());
             v.put("messages", r.verifyMessages());
             m.put("verify", v);
         }

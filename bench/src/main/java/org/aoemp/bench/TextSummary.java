@@ -29,6 +29,10 @@ public final class TextSummary
         {
             b.append(r.incomplete()).append(" request(s) never completed\n");
         }
+        if (r.unissued() > 0)
+        {
+            b.append(r.unissued()).append(" request(s) due in the window were never issued: the target fell too far behind --rate\n");
+        }
         b.append(String.format(Locale.ROOT, "%-8s %9s %9s %9s %9s %9s %9s %9s %9s%n", "latency", "count", "min", "p50", "p90", "p99",
             "p99.9", "p99.99", "max"));
         if (c.mode().reads() && c.mode().writes())
@@ -50,15 +54,15 @@ public final class TextSummary
         }
         if (c.verify())
         {
-            b.append(String.format(Locale.ROOT, "verify: %d sectors checked (%d never written), %d bad in %d blocks%n", r.verifiedSectors(),
-                r.unwrittenSectors(), r.badSectors(), r.badBlocks()));
+            b.append(String.format(Locale.ROOT, "verify: %d sectors checked (%d never written), %d bad in %d block reads (%d distinct blocks)%n",
+                r.verifiedSectors(), r.unwrittenSectors(), r.badSectors(), r.badBlocks(), r.distinctBadBlocks()));
             for (final String m : r.verifyMessages())
             {
                 b.append("  ").append(m).append('\n');
             }
-            if (r.badBlocks() > r.verifyMessages().size())
+            if (r.distinctBadBlocks() > r.verifyMessages().size())
             {
-                b.append("  ... and ").append(r.badBlocks() - r.verifyMessages().size()).append(" more\n");
+                b.append("  ... and ").append(r.distinctBadBlocks() - r.verifyMessages().size()).append(" more bad blocks\n");
             }
         }
         return b.toString();

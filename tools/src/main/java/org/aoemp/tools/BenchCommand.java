@@ -160,8 +160,9 @@ final class BenchCommand implements Callable<Integer>
             {
                 final PrintWriter err = spec.commandLine().getErr();
                 err.println("aoe bench: " + (result.badSectors() > 0 ? "verify found " + result.badSectors() + " bad sector(s) in "
-                    + result.badBlocks() + " block(s)" : result.firstError() != null ? result.firstError()
-                    : result.incomplete() + " request(s) never completed"));
+                    + result.distinctBadBlocks() + " block(s)" : result.firstError() != null ? result.firstError()
+                    : result.incomplete() > 0 ? result.incomplete() + " request(s) never completed"
+                    : result.unissued() + " request(s) were never issued (the target could not keep up with --rate)"));
                 err.flush();
                 return AoeCommand.EXIT_FAILURE;
             }
