@@ -12,6 +12,8 @@ import org.HdrHistogram.Histogram;
  *                          in it are counted, wherever they complete; the configured duration
  *                          unless the run stopped early
  * @param drainNanos        from the end of the window to the last completion
+ * @param service           open loop: from the actual issue to completion (without the wait for a
+ *                          free slot or a late scheduler); closed loop: empty (the same as {@code all})
  * @param errors            requests that failed (the run stops at the first)
  * @param firstError        the first failure's message, or null
  * @param incomplete        requests still in flight when the run gave up waiting for them
@@ -36,6 +38,7 @@ public record BenchResult(
     Histogram reads,
     Histogram writes,
     Histogram all,
+    Histogram service,
     long errors,
     String firstError,
     long incomplete,

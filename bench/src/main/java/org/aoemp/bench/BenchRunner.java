@@ -62,6 +62,8 @@ public final class BenchRunner
     /** Requests that started (closed loop) or were due (open loop) in the measured window. */
     private final Recorder readRecorder = new Recorder(HIGHEST_TRACKABLE_NANOS, SIGNIFICANT_DIGITS);
     private final Recorder writeRecorder = new Recorder(HIGHEST_TRACKABLE_NANOS, SIGNIFICANT_DIGITS);
+    /** Open loop: issue → completion of the measured requests, without the wait for a free slot. */
+    private final Recorder serviceRecorder = new Recorder(HIGHEST_TRACKABLE_NANOS, SIGNIFICANT_DIGITS);
     /** Requests that started during the warm-up, wherever they complete: progress lines only. */
     private final Recorder warmReadRecorder = new Recorder(HIGHEST_TRACKABLE_NANOS, SIGNIFICANT_DIGITS);
     private final Recorder warmWriteRecorder = new Recorder(HIGHEST_TRACKABLE_NANOS, SIGNIFICANT_DIGITS);
@@ -118,6 +120,15 @@ public final class BenchRunner
     {
         drainTimeoutNanos = nanos;
         return this;
+    }
+
+    /**
+     * Ends the run early (any thread, e.g. a Ctrl-C hook): no new requests, the ones in flight
+     * complete, and {@link #run} returns the result of the time measured so far.
+     */
+    public void stop()
+    {
+        stopping = true;
     }
 
     /** Runs warm-up and measurement; returns when every request has completed (or the drain timeout passed). */
@@ -247,13 +258,14 @@ public final class BenchRunner
                 writeInterval = null;
             }
         }
+        final Histogram service = serviceRecorder.getIntervalHistogram();
         final Histogram allTotal = new Histogram(HIGHEST_TRACKABLE_NANOS, SIGNIFICANT_DIGITS);
         allTotal.add(readTotal);
         allTotal.add(writeTotal);
         final List<PathSample> pathTotals = pathsAtMeasureStart == null ? List.of() : deltas(pathsAtMeasureStart, pathsBefore);
         return new BenchResult(config, device.name(), device.size(), config.regionOffset(), regionLength,
             Math.max(0, stopAt - measureStart), Math.max(0, intervalStart - Math.max(stopAt, measureStart)), readTotal, writeTotal,
-            allTotal, errors.get(), firstError.get(), incomplete, unissued,
+            allTotal, service, errors.get(), firstError.get(), incomplete, unissued,
             verifiedSectors.get(), unwrittenSectors.get(), badSectors.get(), badBlocks.get(), badBlockOffsets.size(), List.copyOf(verifyMessages),
             intervals,
             pathTotals);
@@ -375,6 +387,7 @@ public final class BenchRunner
         private final Workload.Stream stream;
         private final VerifyPattern pattern;
         private long startNanos;
+        private long issuedNanos;
         private boolean read;
         private long offset;
         private long block;
@@ -400,6 +413,7 @@ public final class BenchRunner
                 pattern.fill(buffer, config.blockSize(), offset, writtenGeneration);
             }
             startNanos = start;
+            issuedNanos = config.openLoop() ? System.nanoTime() : start;
             if (read)
             {
                 device.read(offset, buffer, this);
@@ -449,6 +463,10 @@ public final class BenchRunner
                 if (startNanos >= measureStart && startNanos < end)
                 {
                     (read ? readRecorder : writeRecorder).recordValue(latency);
+                    if (config.openLoop())
+                    {
+                        serviceRecorder.recordValue(Math.min(Math.max(0, now - issuedNanos), HIGHEST_TRACKABLE_NANOS));
+                    }
                 }
                 else if (startNanos < measureStart)
                 {

@@ -27,7 +27,7 @@ public final class HtmlReport
     private static final int W = 720;
     private static final int H = 300;
     private static final int LEFT = 70;
-    private static final int RIGHT = 20;
+    private static final int RIGHT = 45;
     private static final int TOP = 30;
     private static final int BOTTOM = 45;
     /** Percentile curves stop here: 1 / (1 - p) is infinite at 100. */
@@ -191,6 +191,10 @@ public final class HtmlReport
         {
             x0 = 0;
             x1 = Math.max(2, Math.ceil(x1));
+        }
+        else
+        {
+            x0 = Math.min(0, x0);
         }
         if (x1 <= x0)
         {

@@ -52,6 +52,10 @@ public final class JsonSummary
         m.put("latency_us", latency(r.all()));
         m.put("read_latency_us", latency(r.reads()));
         m.put("write_latency_us", latency(r.writes()));
+        if (c.openLoop())
+        {
+            m.put("service_latency_us", latency(r.service()));
+        }
         m.put("errors", r.errors());
         m.put("first_error", r.firstError());
         m.put("incomplete", r.incomplete());

@@ -41,6 +41,11 @@ public final class TextSummary
             row(b, "write", r.writes());
         }
         row(b, c.mode().writes() && c.mode().reads() ? "all" : c.mode().reads() ? "read" : "write", r.all());
+        if (c.openLoop())
+        {
+            row(b, "service", r.service());
+            b.append("(latency counts from each request's intended start; service from when it was actually issued)\n");
+        }
         if (!r.paths().isEmpty())
         {
             b.append(String.format(Locale.ROOT, "%-8s %-17s %-8s %8s %8s %10s %10s %8s %8s%n", "path", "target MAC", "state", "srtt",

@@ -124,6 +124,27 @@ final class BenchCommand implements Callable<Integer>
         final BenchConfig config = new BenchConfig(mode, mix, (int)blockSize, queueDepth, duration, warmup, offset, size, rate, verify,
             seed);
         final List<AutoCloseable> resources = new ArrayList<>();
+        // Ctrl-C / SIGTERM: stop the run, and let the summary and files of the time measured so far
+        // be written and everything be closed (the temporary disk deleted) before the JVM goes
+        final java.util.concurrent.CountDownLatch finished = new java.util.concurrent.CountDownLatch(1);
+        final java.util.concurrent.atomic.AtomicReference<BenchRunner> running = new java.util.concurrent.atomic.AtomicReference<>();
+        final Thread hook = Thread.ofPlatform().unstarted(() ->
+        {
+            final BenchRunner r = running.get();
+            if (r != null)
+            {
+                r.stop();
+            }
+            try
+            {
+                finished.await(15, java.util.concurrent.TimeUnit.SECONDS);
+            }
+            catch (final InterruptedException e)
+            {
+                Thread.currentThread().interrupt();
+            }
+        });
+        Runtime.getRuntime().addShutdownHook(hook);
         try
         {
             final BlockDevice device = open(config, resources, human);
@@ -138,35 +159,8 @@ final class BenchCommand implements Callable<Integer>
                 device.name(), Units.bytes(blockSize), queueDepth, rate > 0 ? "open loop at " + rate + " IOPS" : "closed loop",
                 seconds(duration), seconds(warmup));
             human.flush();
-            final BenchResult result = runner.run();
-            human.print(TextSummary.text(result));
-            human.flush();
-            if (json)
-            {
-                out.print(JsonSummary.json(result));
-                out.flush();
-            }
-            if (report != null)
-            {
-                HtmlReport.write(result, report);
-                human.println("report: " + report);
-            }
-            if (hlog != null)
-            {
-                human.println("histogram log: " + hlog);
-            }
-            human.flush();
-            if (!result.ok())
-            {
-                final PrintWriter err = spec.commandLine().getErr();
-                err.println("aoe bench: " + (result.badSectors() > 0 ? "verify found " + result.badSectors() + " bad sector(s) in "
-                    + result.distinctBadBlocks() + " block(s)" : result.firstError() != null ? result.firstError()
-                    : result.incomplete() > 0 ? result.incomplete() + " request(s) never completed"
-                    : result.unissued() + " request(s) were never issued (the target could not keep up with --rate)"));
-                err.flush();
-                return AoeCommand.EXIT_FAILURE;
-            }
-            return 0;
+            running.set(runner);
+            return report(runner.run(), out, human);
         }
         finally
         {
@@ -181,7 +175,48 @@ final class BenchCommand implements Callable<Integer>
                     // closing on the way out: the run's outcome is already decided
                 }
             }
+            finished.countDown();
+            try
+            {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            }
+            catch (final IllegalStateException e)
+            {
+                // already shutting down: the hook is running and has just been released
+            }
         }
+    }
+
+    private int report(final BenchResult result, final PrintWriter out, final PrintWriter human) throws java.io.IOException
+    {
+        human.print(TextSummary.text(result));
+        human.flush();
+        if (json)
+        {
+            out.print(JsonSummary.json(result));
+            out.flush();
+        }
+        if (report != null)
+        {
+            HtmlReport.write(result, report);
+            human.println("report: " + report);
+        }
+        if (hlog != null)
+        {
+            human.println("histogram log: " + hlog);
+        }
+        human.flush();
+        if (!result.ok())
+        {
+            final PrintWriter err = spec.commandLine().getErr();
+            err.println("aoe bench: " + (result.badSectors() > 0 ? "verify found " + result.badSectors() + " bad sector(s) in "
+                + result.distinctBadBlocks() + " block(s)" : result.firstError() != null ? result.firstError()
+                : result.incomplete() > 0 ? result.incomplete() + " request(s) never completed"
+                : result.unissued() + " request(s) were never issued (the target could not keep up with --rate)"));
+            err.flush();
+            return AoeCommand.EXIT_FAILURE;
+        }
+        return 0;
     }
 
     private BlockDevice open(final BenchConfig config, final List<AutoCloseable> resources, final PrintWriter human) throws Exception

@@ -171,6 +171,9 @@ class BenchCommandTest
         assertEquals(2000, num(j, "ops"), 1, "every request due in 2 s at 1000 IOPS, however late it completed");
         assertEquals(1000, num(j, "iops"), 1);
         assertEquals(0.0, num(j, "unissued"));
+        final Map<String, Object> service = obj(j, "service_latency_us");
+        assertEquals(num(j, "ops"), num(service, "count"));
+        assertTrue(num(service, "p50") <= num(obj(j, "latency_us"), "p50"), "service time excludes the wait: " + service);
     }
 
     @Test
