@@ -72,6 +72,8 @@ public final class BenchRunner
     private long end;
     /** Open loop: requests due before the end that the scheduler gave up issuing (the target fell too far behind). */
     private volatile long unissued;
+    /** Open loop: the reporting thread stopped waiting for the scheduler to issue the backlog. */
+    private volatile boolean abandoned;
     private final AtomicInteger inFlight = new AtomicInteger();
     private final AtomicLong generation = new AtomicLong();
     private final AtomicLong errors = new AtomicLong();
@@ -216,6 +218,7 @@ public final class BenchRunner
                 {
                     // every request due before the end is issued, even late: its clock is running
                     scheduler.join(TimeUnit.NANOSECONDS.toMillis(drainTimeoutNanos) + 1);
+                    abandoned = scheduler.isAlive();
                 }
                 stopping = true;
                 if (config.openLoop())
@@ -367,9 +370,12 @@ public final class BenchRunner
         }
         finally
         {
-            // indices j >= i still due before the end: t0 + j / rate < end
-            final long due = (long)Math.ceil((end - t0) * (rate / 1e9));
-            unissued = Math.max(0, due - i);
+            if (abandoned)
+            {
+                // indices j >= i that were due before the end: t0 + j / rate < end
+                final long due = (long)Math.ceil((end - t0) * (rate / 1e9));
+                unissued = Math.max(0, due - i);
+            }
         }
     }
 
