@@ -3,16 +3,26 @@
 # side in one run over one veth pair, so the ratios to C are taken under the same conditions.
 #
 #   bench/transport-rate.sh            # 5 s per measurement, 3 rounds (needs root: veth + netns)
+#   bench/transport-rate.sh --quick    # 1 s, 1 round: a smoke check
 #   SECONDS_PER_RUN=2 RUNS=1 bench/transport-rate.sh
 #
 # Sender in the root namespace on CPU $TX_CPU, receiver in a private netns on CPU $RX_CPU (taskset),
 # as in /work/shared/docs/java-stack.md §1. Rounds interleave the pairs, so drifting load from other work on the
-# machine spreads over all of them instead of biasing one. Prints a markdown table (median and
-# min–max over the rounds) on stdout; progress goes to stderr.
+# machine spreads over all of them instead of biasing one. Prints the docs/results.md section
+# (bench:transport-rate markers, rewritten by bench/compare) on stdout: the headline ratios to C,
+# a line with date, load and machine, and the full table (median and min–max over the rounds);
+# progress goes to stderr.
 set -euo pipefail
 
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-5}
 RUNS=${RUNS:-3}
+for arg in "$@"; do
+    case "$arg" in
+        --quick) SECONDS_PER_RUN=1; RUNS=1 ;;
+        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "transport-rate: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
+    esac
+done
 TX_CPU=${TX_CPU:-0}
 RX_CPU=${RX_CPU:-1}
 
@@ -30,7 +40,7 @@ command -v gcc >/dev/null || { echo "transport-rate: needs gcc" >&2; exit 1; }
 if [ ! -f "$jar" ] || [ -n "$(find "$repo" -path '*/src/main/*' -newer "$jar" -print -quit)" ] \
         || [ -n "$(find "$repo" -name pom.xml -newer "$jar" -print -quit)" ]; then
     echo "transport-rate: building $jar" >&2
-    (cd "$repo" && mvn -B -q -DskipTests package)
+    (cd "$repo" && mvn -B -q -DskipTests package >&2)
 fi
 
 tag=$$
@@ -103,6 +113,8 @@ run_memory() {
     sed -n "s/^RESULT /memory>memory $1 /p" "$tmp/mem.out" >>"$results"
 }
 
+started=$(date -u +%Y-%m-%d\ %H:%M)
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for round in $(seq 1 "$RUNS"); do
     run_pair "$round" c c
     run_pair "$round" afpacket c
@@ -114,9 +126,13 @@ done
 
 cp "$results" "${RESULTS_RAW:-/dev/null}" 2>/dev/null || true
 
-echo "## $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, kernel $(uname -r), $("$java" -version 2>&1 | head -n 1), ${SECONDS_PER_RUN} s x ${RUNS} rounds"
-echo
+[ -s "$results" ] || { echo "transport-rate: no measurement produced a result" >&2; exit 1; }
+export TR_INFO="\`bench/transport-rate.sh\` (${RUNS} round(s) of ${SECONDS_PER_RUN} s), ${started}–$(date -u +%H:%M) UTC, \
+load average ${load_before} before and $(cut -d' ' -f1-3 /proc/loadavg) after; $(nproc) CPUs \
+($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)), kernel $(uname -r), \
+$("$java" -version 2>&1 | head -n 1 | tr -d '"'). Reproduce as root: \`bench/transport-rate.sh\` (or \`bench/compare transport-rate\`)."
 python3 - "$results" <<'EOF'
+import os
 import re, statistics, sys
 
 rows = {}
@@ -156,6 +172,21 @@ def loss(pair):
          if p == pair and r.get("send") and "receive" in r]
     return stat(v, lambda x: f"{max(x, 0):.0f}%")[0]
 
+print("**Headline: ratio to C** (on the side being measured; 1.00 = C; for CPU per frame, lower is better)")
+print()
+print("| transport | CPU/frame vs C | fps vs C |")
+print("|---|---|---|")
+for pair, role, label in [("afpacket>c", "send", "afpacket send"), ("c>afpacket", "receive", "afpacket receive"),
+                          ("pcap>c", "send", "pcap send"), ("c>pcap", "receive", "pcap receive")]:
+    if pair not in rows:
+        continue
+    _, fps_med, _, cpu_med = side(pair, role)
+    base_fps = c_tx_fps if role == "send" else c_rx_fps
+    base_cpu = c_tx_cpu if role == "send" else c_rx_cpu
+    print(f"| {label} | **{ratio(cpu_med, base_cpu)}** | {ratio(fps_med, base_fps)} |")
+print()
+print(os.environ.get("TR_INFO", ""))
+print()
 print("| sender → receiver | measured side | fps vs C | CPU/frame vs C | sender fps | sender CPU µs/frame | receiver fps | receiver CPU µs/frame | lost |")
 print("|---|---|---|---|---|---|---|---|---|")
 for pair, measured in [("c>c", "—"), ("afpacket>c", "send"), ("pcap>c", "send"),

@@ -20,6 +20,7 @@ import picocli.CommandLine.Command;
         CopyCommand.class,
         TargetCommand.class,
         NbdCommand.class,
+        BenchCommand.class,
         CommandLine.HelpCommand.class
     })
 public final class AoeCommand implements Runnable

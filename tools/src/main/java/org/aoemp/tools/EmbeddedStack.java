@@ -28,6 +28,9 @@ final class EmbeddedStack
     static final TargetAddress ADDRESS = new TargetAddress(0, 1);
     private static final int MTU = 9000;
 
+    /** Tests only: installed on both in-memory cables when set (to delay, drop or corrupt frames). */
+    static volatile MemoryHub.Interceptor testInterceptor;
+
     private EmbeddedStack()
     {
     }
@@ -56,6 +59,12 @@ final class EmbeddedStack
         final MemoryHub cableB = new MemoryHub();
         resources.add(cableA);
         resources.add(cableB);
+        final MemoryHub.Interceptor intercept = testInterceptor;
+        if (intercept != null)
+        {
+            cableA.interceptor(intercept);
+            cableB.interceptor(intercept);
+        }
         final AoeTarget target = AoeTarget.start(TargetOptions.of(ADDRESS.shelf(), ADDRESS.slot(), disk),
             List.of(cableA.attach("tgt-a", 0x02_00_00_00_01_01L, MTU), cableB.attach("tgt-b", 0x02_00_00_00_01_02L, MTU)));
         resources.add(target);
