@@ -23,9 +23,11 @@ import org.jctools.queues.atomic.MpscAtomicArrayQueue;
  *
  * <p>Threads: any thread submits requests (they go through a bounded MPSC queue). One engine
  * thread, {@code aoe-eX.Y}, owns every slot, path and request: it splits requests into ATA
- * commands, picks a path for each, sends the frames, processes completions, runs the
- * retransmission timer, probes DOWN paths and invokes callbacks. Receive threads of the ports
- * call {@link #onAtaResponse} and touch only the slot they win (see {@link Slot}).
+ * commands, picks a path for each, builds the frames into the path's {@link SendQueue},
+ * processes completions, runs the retransmission timer, probes DOWN paths and invokes callbacks.
+ * The sender thread of each port ({@link PortSender}) takes the frames from the queues and hands
+ * them to the NIC, so a slow NIC never holds up the engine. Receive threads of the ports call
+ * {@link #onAtaResponse} and touch only the slot they win (see {@link Slot}).
  */
 public final class AoeDevice implements BlockDevice
 {
@@ -37,6 +39,8 @@ public final class AoeDevice implements BlockDevice
     private static final long MAX_PROBE_INTERVAL_NANOS = TimeUnit.SECONDS.toNanos(2);
     private static final int SUBMIT_QUEUE_CAPACITY = 1 << 16;
     private static final ByteBuffer ZEROES = ByteBuffer.allocateDirect(255 * SECTOR).asReadOnlyBuffer();
+    /** Smallest frame buffer of a send queue: room for any command without data at any MTU. */
+    private static final int MIN_FRAME_BUFFER = 1024;
 
     private final TargetAddress address;
     private final DeviceOptions options;
@@ -61,7 +65,6 @@ public final class AoeDevice implements BlockDevice
     private volatile boolean closed;
 
     // engine-owned
-    private final ByteBuffer tx;
     private final AoeHeader txHeader = new AoeHeader();
     private final AtaHeader txAta = new AtaHeader();
     private volatile Path[] paths = new Path[0];
@@ -106,7 +109,6 @@ public final class AoeDevice implements BlockDevice
         completed = new MpscAtomicArrayQueue<>(Math.max(2, slots.length));
         retry = new ArrayDeque<>(slots.length);
         fences = new WriteFences(options.fenceTimeout().toNanos());
-        tx = ByteBuffer.allocateDirect(9216 + 64);
         engine = Thread.ofPlatform().name("aoe-" + address).daemon(true).unstarted(this::runEngine);
         engine.start();
     }
@@ -128,11 +130,34 @@ public final class AoeDevice implements BlockDevice
             }
             final RttEstimator rtt = new RttEstimator(options.initialRto().toNanos(), options.rtoFloor().toNanos(),
                 options.rtoCeiling().toNanos());
+            final Path path = new Path(paths.length, port, remoteMac, bufferCount, targetSectors, rtt);
+            final SendQueue queue = new SendQueue(path, sendQueueFrames(bufferCount), Math.max(MIN_FRAME_BUFFER, port.mtu() + 14),
+                this::wake);
+            path.sendQueue(queue);
+            try
+            {
+                port.sender().register(queue);
+            }
+            catch (final IllegalStateException closing)
+            {
+                return;  // the initiator is closing its ports
+            }
             final Path[] grown = java.util.Arrays.copyOf(paths, paths.length + 1);
-            grown[paths.length] = new Path(paths.length, port, remoteMac, bufferCount, targetSectors, rtt);
+            grown[paths.length] = path;
             paths = grown;
         });
         wake();
+    }
+
+    /** Frames in a path's send queue: twice the target's buffer count, 32 to 512. */
+    static int sendQueueFrames(final int bufferCount)
+    {
+        int frames = 32;
+        while (frames < 2 * bufferCount && frames < 512)
+        {
+            frames <<= 1;
+        }
+        return frames;
     }
 
     /** Snapshot of every path's counters (monitoring; any thread). */
@@ -464,6 +489,7 @@ public final class AoeDevice implements BlockDevice
             work += issue(now);
             if (work > 0)
             {
+                flushSendQueues();
                 idle = 0;
                 continue;
             }
@@ -482,6 +508,15 @@ public final class AoeDevice implements BlockDevice
             }
         }
         shutdown();
+    }
+
+    /** Wakes the senders of the paths that got frames in this round (one wake per port, not per frame). */
+    private void flushSendQueues()
+    {
+        for (final Path p : paths)
+        {
+            p.sendQueue().flush();
+        }
     }
 
     private void park(final long now)
@@ -856,7 +891,22 @@ public final class AoeDevice implements BlockDevice
     private void transmit(final Slot s, final Path p, final long now, final boolean retransmit)
     {
         final IoRequest r = s.request;
-        final ByteBuffer f = tx;
+        final boolean writing = s.ataCommand == AtaHeader.ATA_WRITE || s.ataCommand == AtaHeader.ATA_WRITE_EXT;
+        final int frameLength = Math.max(AoeHeader.MIN_ETHERNET_FRAME, AtaHeader.DATA_OFFSET + (writing ? s.sectors * SECTOR : 0));
+        final SendQueue queue = p.sendQueue();
+        final SendQueue.Frame frame = queue.claim();
+        if (frame == null || frameLength > queue.frameCapacity())
+        {
+            // the port's sender is behind (every frame queued), or the frame is too big for this port:
+            // the link refused it, and the timer deals with it at the next tick
+            if (frame != null)
+            {
+                queue.unclaim(frame);
+            }
+            refuse(s, p, now, retransmit, writing);
+            return;
+        }
+        final ByteBuffer f = frame.buffer;
         txHeader.wrap(f, 0).request(p.remoteMac(), p.port().mac(), address.shelf(), address.slot(), AoeHeader.CMD_ATA, s.tag());
         final AtaHeader ata = txAta.wrap(f, 0);
         final boolean write = s.ataCommand == AtaHeader.ATA_WRITE || s.ataCommand == AtaHeader.ATA_WRITE_EXT;
@@ -905,12 +955,18 @@ public final class AoeDevice implements BlockDevice
         nextDeadlineNanos = Math.min(nextDeadlineNanos, s.deadlineNanos);
         s.publish(Slot.INFLIGHT);
         p.onSend(write ? dataBytes : 0, s.sectors, retransmit);
-        if (!p.port().transport().send(f, length))
-        {
-            // the link refused the frame: let the timer deal with it at the next tick
-            s.deadlineNanos = now;
-            nextDeadlineNanos = now;
-        }
+        queue.submit(frame, length, s, Slot.pack(s.generation, Slot.INFLIGHT));
+    }
+
+    /** The command could not even be queued: publish it in flight with an expired deadline. */
+    private void refuse(final Slot s, final Path p, final long now, final boolean retransmit, final boolean write)
+    {
+        s.path = p;
+        s.sentNanos = now;
+        s.deadlineNanos = now;
+        nextDeadlineNanos = now;
+        s.publish(Slot.INFLIGHT);
+        p.onSend(write ? s.sectors * SECTOR : 0, s.sectors, retransmit);
     }
 
     private int scanTimers(final long now)
@@ -931,7 +987,7 @@ public final class AoeDevice implements BlockDevice
                 continue;
             }
             waiting |= s.request.op != IoRequest.PROBE;
-            if (now - s.deadlineNanos >= 0)
+            if (now - s.deadlineNanos >= 0 || s.wasRefused())
             {
                 if (onTimeout(s, now))
                 {
@@ -1076,6 +1132,10 @@ public final class AoeDevice implements BlockDevice
 
     private void shutdown()
     {
+        for (final Path p : paths)
+        {
+            p.port().sender().unregister(p.sendQueue());
+        }
         final IoError e = new IoError(IoError.ESHUTDOWN, address + " was closed");
         while (!retry.isEmpty())
         {

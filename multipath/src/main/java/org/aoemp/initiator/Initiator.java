@@ -377,6 +377,7 @@ public final class Initiator implements AutoCloseable
         }
         for (final Port p : ports)
         {
+            p.sender().close();
             p.transport().close();
         }
     }

@@ -31,6 +31,8 @@ public final class Path
     private long nextProbeNanos;
     private long probeIntervalNanos;
     private boolean retired;
+    /** Frames to the port's sender thread; set once by the engine right after construction. */
+    private SendQueue sendQueue;
 
     // Monitoring counters: single writer (engine thread), volatile for readers.
     private volatile long framesSent;
@@ -207,6 +209,16 @@ public final class Path
             ssthresh = Math.min(ssthresh, bc);
         }
         this.targetSectors = targetSectors;
+    }
+
+    SendQueue sendQueue()
+    {
+        return sendQueue;
+    }
+
+    void sendQueue(final SendQueue queue)
+    {
+        this.sendQueue = queue;
     }
 
     void retire()

@@ -4,8 +4,9 @@ import org.aoemp.protocol.AtaHeader;
 import org.aoemp.transport.FrameTransport;
 
 /**
- * One local NIC used by the initiator: its transport plus what the data path derives from it.
- * Immutable after construction; the transport's own threads are described there.
+ * One local NIC used by the initiator: its transport, its {@link PortSender} thread, and what the
+ * data path derives from it. Immutable after construction; the transport's own threads are
+ * described there.
  */
 public final class Port
 {
@@ -14,11 +15,19 @@ public final class Port
 
     private final int index;
     private final FrameTransport transport;
+    private final PortSender sender;
 
     Port(final int index, final FrameTransport transport)
     {
         this.index = index;
         this.transport = transport;
+        this.sender = new PortSender(transport);
+    }
+
+    /** The thread that drains this port's path queues (started when the first path registers). */
+    PortSender sender()
+    {
+        return sender;
     }
 
     public int index()

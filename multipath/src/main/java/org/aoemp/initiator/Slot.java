@@ -66,6 +66,9 @@ final class Slot
     volatile int watchTo;
     volatile boolean watchHit;
 
+    /** Set by a sender thread to the state a frame was built for when the link refused that frame. */
+    volatile long refusedStamp = -1;
+
     // Written by the receive thread before DONE; read by the engine after dequeuing the slot.
     int replyStatus;
     int replyError;
@@ -145,6 +148,18 @@ final class Slot
         {
             watchHit = true;
         }
+    }
+
+    /** Sender: the link refused the frame built for state {@code stamp}; the engine retransmits it soon. */
+    void refused(final long stamp)
+    {
+        refusedStamp = stamp;
+    }
+
+    /** Engine: whether the link refused the frame of the command in flight now. */
+    boolean wasRefused()
+    {
+        return refusedStamp == state();
     }
 
     boolean isInFlight()

@@ -65,8 +65,6 @@ public final class AfPacketTransport extends KernelTransport
 
     private volatile int lastSendErrno;
     private volatile int lastReceiveErrno;
-    /** Receive thread only: the link went down, bind again when it is back. */
-    private boolean rebindPending;
 
     /**
      * Opens an AF_PACKET socket bound to {@code ifName} for EtherType 0x88A2.
@@ -190,10 +188,6 @@ public final class AfPacketTransport extends KernelTransport
     {
         while (!closed)
         {
-            if (rebindPending && isUp())
-            {
-                rebindPending = !Libc.rebind(fd, ifindex);
-            }
             final long n = Libc.recv(receiveErrno, fd, receiveSegment, receiveSegment.byteSize());
             if (n < 0)
             {
@@ -220,15 +214,13 @@ public final class AfPacketTransport extends KernelTransport
         {
             return;  // receive timeout: loop around and look at the closed flag
         }
-        // ENETDOWN is reported once when the link goes down. On this kernel (6.18, veth) the socket
-        // then received nothing after the link came back up (seen in the multipath link-flap test),
-        // so it is bound again once the link is up, which re-attaches it to the interface.
+        // ENETDOWN is reported once when the link goes down: the kernel's packet_notifier has unhooked
+        // the socket from the device (NETDEV_DOWN) and re-hooks it by itself on NETDEV_UP, because the
+        // socket is still bound to a protocol; a recv-based socket (no PACKET_MMAP ring, no fanout)
+        // needs nothing redone. So ENETDOWN only asks us to keep receiving; re-binding would be a
+        // no-op (same device and protocol), and a new socket would race with sending threads.
         // Anything else must not turn into a busy loop.
         lastReceiveErrno = errno;
-        if (errno == Libc.ENETDOWN)
-        {
-            rebindPending = true;
-        }
         if (errno != Libc.ENETDOWN && !closed)
         {
             LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(RECEIVE_TIMEOUT_MILLIS));
@@ -427,20 +419,6 @@ public final class AfPacketTransport extends KernelTransport
                     throw new TransportException("interface '" + ifName + "' does not exist (it disappeared while opening)");
                 }
                 throw new TransportException("bind(AF_PACKET) to '" + ifName + "' (ifindex " + ifindex + ") failed: " + strerror(err));
-            }
-        }
-
-        /** Binds an open socket again (after the link came back); false if the kernel refused. */
-        static boolean rebind(final int fd, final int ifindex)
-        {
-            try (Arena scratch = Arena.ofConfined())
-            {
-                bind(scratch, scratch.allocate(CAPTURE_LAYOUT), fd, "ifindex " + ifindex, ifindex);
-                return true;
-            }
-            catch (final Throwable e)
-            {
-                return false;
             }
         }
 

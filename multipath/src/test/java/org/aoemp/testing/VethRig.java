@@ -360,6 +360,24 @@ public final class VethRig implements AutoCloseable
     }
 
     /**
+     * Gives the target end of {@code pair} a packet queue ({@code tc pfifo}) instead of veth's
+     * default {@code noqueue}, so that a target survives {@link #linkDown} of the initiator end.
+     *
+     * <p>Why: when the initiator end goes down, the target end loses carrier, but until the kernel's
+     * linkwatch work swaps in the noop qdisc, a {@code noqueue} device hands frames straight to
+     * {@code veth_xmit}, which drops them and returns {@code NET_XMIT_DROP}; the target's
+     * {@code write} on its packet socket then fails with ENOBUFS. vblade treats that as fatal
+     * ("write to network: No buffer space available") and exits, so the path never answers again.
+     * With a qdisc the frame is queued and dropped later, and the write succeeds, as on a real NIC
+     * whose cable is pulled. A later {@link #rateLimit} replaces this queue (tbf queues too).
+     */
+    public void queueOnTargetEnd(final int pair)
+    {
+        Prerequisites.requireCommand("tc", "iproute2");
+        exec("tc", "qdisc", "replace", "dev", targetIf(pair), "root", "pfifo", "limit", "1000");
+    }
+
+    /**
      * Limits what the target end of {@code pair} sends (target to initiator) to {@code rate}, e.g.
      * {@code "200mbit"}, with a token bucket ({@code tc tbf}; this kernel has no netem).
      */

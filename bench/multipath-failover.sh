@@ -1,0 +1,4 @@
+#!/usr/bin/env bash
+# Thin wrapper for bench/compare: section "multipath-failover" of docs/results.md. See bench/multipath.sh.
+set -euo pipefail
+exec "$(dirname "$0")/multipath.sh" failover "$@"

@@ -1,0 +1,168 @@
+package org.aoemp.initiator;
+
+import java.nio.ByteBuffer;
+
+import org.jctools.queues.atomic.SpscAtomicArrayQueue;
+
+/**
+ * The bounded lock-free queue of frames one {@link Path} owns, drained by the {@link PortSender}
+ * of the path's port.
+ *
+ * <p>Frames live in a fixed pool of pre-allocated direct buffers that circulates through two
+ * JCTools SPSC queues: the engine thread {@link #claim claims} a free frame, builds the command
+ * into it and {@link #submit submits} it; the sender thread sends it and returns it to the free
+ * queue. Nothing is allocated and nothing locks per frame. When the pool is empty (the sender or
+ * its NIC is behind) {@link #claim} returns null and the engine treats the command as refused by
+ * the link, exactly as a full socket buffer: it never waits, so a stuck NIC delays only the paths
+ * over that NIC.
+ *
+ * <p>Each frame remembers the slot and the slot state it was built for; the sender drops a frame
+ * whose slot has since been recalled (timed out, moved to another path, failed), so a frame that
+ * waited in a slow queue never goes out as a stale copy.
+ *
+ * <p>Threading: {@link #claim} and {@link #submit} on the device's engine thread only; {@link #drain}
+ * on the port's sender thread only.
+ */
+final class SendQueue
+{
+    /** One frame in flight between the engine and the sender. */
+    static final class Frame
+    {
+        final ByteBuffer buffer;
+        int length;
+        Slot slot;
+        long stamp;
+
+        Frame(final int capacity)
+        {
+            buffer = ByteBuffer.allocateDirect(capacity);
+        }
+    }
+
+    private final Path path;
+    private final Runnable wakeEngine;
+    private final SpscAtomicArrayQueue<Frame> pending;
+    private final SpscAtomicArrayQueue<Frame> free;
+    private final int frameCapacity;
+    private volatile PortSender sender;
+    /** Engine only: frames were submitted since the last {@link #flush}. */
+    private boolean submitted;
+
+    // sender-thread counters, read by monitoring
+    private volatile long framesDropped;
+    private volatile long sendsRefused;
+
+    /**
+     * @param frames        pool size (rounded up to a power of two by JCTools)
+     * @param frameCapacity bytes per frame: the largest frame the port's MTU allows
+     * @param wakeEngine    called by the sender when the link refused a frame, so the engine looks soon
+     */
+    SendQueue(final Path path, final int frames, final int frameCapacity, final Runnable wakeEngine)
+    {
+        this.path = path;
+        this.wakeEngine = wakeEngine;
+        this.frameCapacity = frameCapacity;
+        this.pending = new SpscAtomicArrayQueue<>(frames);
+        this.free = new SpscAtomicArrayQueue<>(frames);
+        for (int i = 0; i < frames; i++)
+        {
+            free.offer(new Frame(frameCapacity));
+        }
+    }
+
+    Path path()
+    {
+        return path;
+    }
+
+    int frameCapacity()
+    {
+        return frameCapacity;
+    }
+
+    void attach(final PortSender sender)
+    {
+        this.sender = sender;
+    }
+
+    /** Engine: a free frame to build into, or null when every frame is queued or being sent. */
+    Frame claim()
+    {
+        return free.relaxedPoll();
+    }
+
+    /**
+     * Engine: queues a frame built for {@code slot} (already published as {@code stamp}). The
+     * sender is woken by {@link #flush}, once per engine round rather than once per frame.
+     */
+    void submit(final Frame frame, final int length, final Slot slot, final long stamp)
+    {
+        frame.length = length;
+        frame.slot = slot;
+        frame.stamp = stamp;
+        pending.offer(frame);  // cannot fail: the pool holds no more frames than the queue
+        submitted = true;
+    }
+
+    /** Engine: wakes the sender if frames were submitted since the last flush and it is parked. */
+    void flush()
+    {
+        if (submitted)
+        {
+            submitted = false;
+            final PortSender s = sender;
+            if (s != null)
+            {
+                s.wake();
+            }
+        }
+    }
+
+    /** Engine: gives back a claimed frame that will not be submitted. */
+    void unclaim(final Frame frame)
+    {
+        free.offer(frame);
+    }
+
+    /** Sender: sends every queued frame; returns how many frames it took. */
+    int drain(final org.aoemp.transport.FrameTransport transport)
+    {
+        int n = 0;
+        Frame f;
+        while ((f = pending.relaxedPoll()) != null)
+        {
+            final Slot slot = f.slot;
+            if (slot.state() != f.stamp)
+            {
+                framesDropped = framesDropped + 1;  // recalled while queued: a newer copy (or none) goes out
+            }
+            else if (!transport.send(f.buffer, f.length))
+            {
+                sendsRefused = sendsRefused + 1;
+                slot.refused(f.stamp);
+                wakeEngine.run();
+            }
+            f.slot = null;
+            free.offer(f);
+            n++;
+        }
+        return n;
+    }
+
+    boolean hasPending()
+    {
+        return !pending.isEmpty();
+    }
+
+    /** Frames dropped by the sender because their slot had been recalled while they waited. */
+    long framesDropped()
+    {
+        return framesDropped;
+    }
+
+    /** Frames the link refused (down, socket buffer full). */
+    long sendsRefused()
+    {
+        return sendsRefused;
+    }
+}
