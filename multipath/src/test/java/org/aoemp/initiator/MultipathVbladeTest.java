@@ -9,14 +9,12 @@ import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Random;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 
+import org.aoemp.testing.BulkIo;
 import org.aoemp.testing.Prerequisites;
 import org.aoemp.testing.VethRig;
 import org.junit.jupiter.api.AfterEach;
@@ -98,67 +96,25 @@ class MultipathVbladeTest
         return DeviceOptions.defaults().withRto(Duration.ofMillis(50), Duration.ofMillis(20), Duration.ofMillis(250));
     }
 
-    private static byte[] random(final int n, final long seed)
-    {
-        final byte[] b = new byte[n];
-        new Random(seed).nextBytes(b);
-        return b;
-    }
-
     /** Writes {@code data} in 256 KiB requests, 16 in flight, running {@code midway} once halfway. */
+    /** Writes {@code data} in 256 KiB requests, 16 in flight, running {@code midway} once half of them are issued. */
     private static void write(final AoeDevice d, final long offset, final byte[] data, final Runnable midway) throws Exception
     {
         final int chunk = 256 << 10;
-        final ArrayDeque<CompletableFuture<Void>> inFlight = new ArrayDeque<>();
-        boolean ran = false;
-        for (int pos = 0; pos < data.length; pos += chunk)
+        final int half = (data.length / chunk + 1) / 2;
+        final int[] issued = {0};
+        BulkIo.write(d, offset, data, chunk, 16, () ->
         {
-            if (!ran && pos >= data.length / 2)
+            if (++issued[0] == half)
             {
                 midway.run();
-                ran = true;
             }
-            if (inFlight.size() >= 16)
-            {
-                inFlight.poll().get(60, TimeUnit.SECONDS);
-            }
-            inFlight.add(d.writeAsync(offset + pos, ByteBuffer.wrap(data, pos, Math.min(chunk, data.length - pos)).slice()));
-        }
-        for (final CompletableFuture<Void> f : inFlight)
-        {
-            f.get(60, TimeUnit.SECONDS);
-        }
+        });
     }
 
     private static byte[] read(final AoeDevice d, final long offset, final int length) throws Exception
     {
-        final byte[] out = new byte[length];
-        final int chunk = 256 << 10;
-        final ArrayDeque<CompletableFuture<Void>> inFlight = new ArrayDeque<>();
-        for (int pos = 0; pos < length; pos += chunk)
-        {
-            if (inFlight.size() >= 16)
-            {
-                inFlight.poll().get(60, TimeUnit.SECONDS);
-            }
-            inFlight.add(d.readAsync(offset + pos, ByteBuffer.wrap(out, pos, Math.min(chunk, length - pos)).slice()));
-        }
-        for (final CompletableFuture<Void> f : inFlight)
-        {
-            f.get(60, TimeUnit.SECONDS);
-        }
-        return out;
-    }
-
-    private byte[] fileBytes(final long offset, final int n) throws Exception
-    {
-        try (RandomAccessFile raf = new RandomAccessFile(disk.toFile(), "r"))
-        {
-            final byte[] b = new byte[n];
-            raf.seek(offset);
-            raf.readFully(b);
-            return b;
-        }
+        return BulkIo.read(d, offset, length, 256 << 10, 16);
     }
 
     /**
@@ -187,10 +143,10 @@ class MultipathVbladeTest
     void everyPathShouldCarryTrafficAndTheDataShouldReadBackEqual(final int paths) throws Exception
     {
         final AoeDevice d = open(paths, DeviceOptions.defaults());
-        final byte[] data = random((int)(32 * MIB), paths);
+        final byte[] data = BulkIo.random((int)(32 * MIB), paths);
         write(d, MIB, data, () -> { });
         assertArrayEquals(data, read(d, MIB, data.length));
-        assertArrayEquals(data, fileBytes(MIB, data.length));
+        assertArrayEquals(data, BulkIo.fileBytes(disk, MIB, data.length));
         for (final PathStats p : d.pathStats())
         {
             assertTrue(p.framesReceived() > 1000, "path " + p.localInterface() + " carried traffic: " + p);
@@ -202,7 +158,7 @@ class MultipathVbladeTest
     {
         final AoeDevice d = open(2, fastFailover());
         rig.queueOnTargetEnd(1); // else vblade may exit on ENOBUFS while its peer goes down (see VethRig)
-        final byte[] data = random((int)(48 * MIB), 7);
+        final byte[] data = BulkIo.random((int)(48 * MIB), 7);
         write(d, 0, data, () -> rig.linkDown(1));
         awaitState(d, 1, PathState.DOWN, Duration.ofSeconds(2));
         final long framesOnPath1 = path(d, 1).framesReceived();
@@ -210,7 +166,7 @@ class MultipathVbladeTest
         assertTrue(vblades.get(1).isAlive(), "vblade survived the link flap:\n" + vblades.get(1).logText());
         awaitState(d, 1, PathState.UP, Duration.ofSeconds(10));
         assertArrayEquals(data, read(d, 0, data.length), "no data lost");
-        assertArrayEquals(data, fileBytes(0, data.length));
+        assertArrayEquals(data, BulkIo.fileBytes(disk, 0, data.length));
         assertTrue(path(d, 1).framesReceived() > framesOnPath1 + 100, "the path carries traffic again");
     }
 
@@ -257,10 +213,10 @@ class MultipathVbladeTest
         final AoeDevice d = open(2, fastFailover().withDeadAfter(Duration.ofSeconds(60)));
         rig.loss(0, 5);
         rig.loss(1, 5);
-        final byte[] data = random((int)(64 * MIB), 11);
+        final byte[] data = BulkIo.random((int)(64 * MIB), 11);
         write(d, 0, data, () -> { });
         assertArrayEquals(data, read(d, 0, data.length));
-        assertArrayEquals(data, fileBytes(0, data.length));
+        assertArrayEquals(data, BulkIo.fileBytes(disk, 0, data.length));
         long retransmits = 0;
         for (final PathStats p : d.pathStats())
         {
@@ -273,10 +229,10 @@ class MultipathVbladeTest
     void aVbladeKilledAndRestartedShouldCostNoError() throws Exception
     {
         final AoeDevice d = open(2, fastFailover());
-        final byte[] data = random((int)(32 * MIB), 13);
+        final byte[] data = BulkIo.random((int)(32 * MIB), 13);
         write(d, 0, data, () -> vblades.get(0).kill());
         vblades.get(0).restart();
-        final byte[] more = random((int)(16 * MIB), 14);
+        final byte[] more = BulkIo.random((int)(16 * MIB), 14);
         write(d, 40 * MIB, more, () -> { });
         assertArrayEquals(data, read(d, 0, data.length));
         assertArrayEquals(more, read(d, 40 * MIB, more.length));
