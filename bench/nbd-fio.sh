@@ -129,16 +129,20 @@ target_pid=$!
 
 nbdkit -f -i 127.0.0.1 -p "${port[nbdkit]}" memory "$SIZE" >"$tmp/nbdkit.log" 2>&1 &
 pids+=($!)
+declare -A server_pids
+server_pids[nbdkit]=$!
 wait_nbd "${port[nbdkit]}" $! nbdkit
 
 "${bridge_jvm[@]}" -jar "$jar" nbd --backend "memory:$SIZE" --listen "127.0.0.1:${port[bridge]}" >"$tmp/bridge.log" 2>&1 &
 pids+=($!)
+server_pids[bridge]=$!
 wait_nbd "${port[bridge]}" $! bridge
 
 # -t: the bridge waits this long for the target (its JVM may still be starting) to answer.
 "${bridge_jvm[@]}" -jar "$jar" nbd "e$shelf.$slot" -i "$host_if" -t 30s \
     --listen "127.0.0.1:${port[aoe]}" >"$tmp/aoe.log" 2>&1 &
 pids+=($!)
+server_pids[aoe]="$! $target_pid"   # the server side of the AoE case is the bridge and the target
 wait_nbd "${port[aoe]}" $! aoe
 
 servers=(nbdkit bridge aoe)
@@ -156,6 +160,15 @@ run_fio() {
         || { cat "$tmp/fio.out" >&2; die "fio $rw $bs QD$qd against $uri failed"; }
 }
 
+# cpu_ticks PID...: user + system clock ticks of these processes so far
+cpu_ticks() {
+    local pid total=0
+    for pid in "$@"; do
+        total=$(( total + $(awk '{print $14 + $15}' "/proc/$pid/stat") ))
+    done
+    echo "$total"
+}
+
 for s in "${servers[@]}"; do
     log "filling $s ($SIZE of 1M writes)"
     run_fio "$tmp/fill-$s.json" "nbd://127.0.0.1:${port[$s]}" write 1M 8
@@ -168,8 +181,14 @@ for round in $(seq 1 "$ROUNDS"); do
         read -r rw bs qd <<<"$w"
         for s in "${order[@]}"; do
             log "round $round/$ROUNDS: $s $rw $bs QD$qd (load $(loadavg))"
+            # Server CPU (user + system, all threads) from the end of the ramp to fio's exit.
             run_fio "$raw/$s.$rw.$bs.$qd.$round.json" "nbd://127.0.0.1:${port[$s]}" "$rw" "$bs" "$qd" \
-                --time_based --runtime="$RUNTIME" --ramp_time="$RAMP"
+                --time_based --runtime="$RUNTIME" --ramp_time="$RAMP" &
+            fio_pid=$!
+            sleep "$RAMP"
+            cpu0=$(cpu_ticks ${server_pids[$s]})
+            wait "$fio_pid"
+            echo "$(( $(cpu_ticks ${server_pids[$s]}) - cpu0 ))" >"$raw/$s.$rw.$bs.$qd.$round.cpu"
         done
     done
 done
@@ -185,26 +204,39 @@ echo "$started, $(nproc) vCPUs ($cpu_model), kernel $(uname -r), $(fio --version
      "(other work shared the machine). $ROUNDS round(s) of ${RUNTIME} s + ${RAMP} s ramp per cell, servers interleaved;" \
      "cells are the median over the rounds (IOPS min–max in parentheses)."
 echo
-python3 - "$raw" "$ROUNDS" "$AOE_TARGET" <<'EOF'
+python3 - "$raw" "$ROUNDS" "$AOE_TARGET" "$(getconf CLK_TCK)" <<'EOF'
 import glob, json, os, statistics, sys
 
-raw, rounds, aoe_target = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+raw, rounds, aoe_target, hz = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 workloads = [("randread", "4k", "1"), ("randread", "4k", "32"), ("randwrite", "4k", "32"), ("read", "1M", "8")]
 names = {"nbdkit": "nbdkit memory",
          "bridge": "bridge, `--backend memory`",
          "aoe": "bridge over AoE (" + ("`aoe target`" if aoe_target == "aoe" else "vblade") + ", veth MTU 9000)"}
 
 def load(server, w):
-    out = []
+    out = {}
     for path in sorted(glob.glob(os.path.join(raw, f"{server}.{w[0]}.{w[1]}.{w[2]}.*.json"))):
         job = json.load(open(path))["jobs"][0]
         d = job["read"] if job["read"]["io_bytes"] > 0 else job["write"]
-        out.append({"iops": d["iops"], "mbs": d["bw_bytes"] / 1e6,
-                    "mean": d["lat_ns"]["mean"] / 1e3, "p99": d["lat_ns"]["percentile"]["99.000000"] / 1e3})
+        ticks = int(open(path[:-len("json")] + "cpu").read())
+        out[path.split(".")[-2]] = {  # by round
+            "iops": d["iops"], "mbs": d["bw_bytes"] / 1e6, "cpu": ticks / hz * 1e6 / d["total_ios"] if d["total_ios"] else 0,
+            "mean": d["lat_ns"]["mean"] / 1e3, "p99": d["lat_ns"]["percentile"]["99.000000"] / 1e3}
     return out
 
 def med(rows, key):
-    return statistics.median(r[key] for r in rows) if rows else None
+    return statistics.median(r[key] for r in rows.values()) if rows else None
+
+def ratio(rows, ref, key):
+    """Median over the rounds of this round's value / nbdkit's in the same round."""
+    v = [rows[r][key] / ref[r][key] for r in rows if r in ref and ref[r][key]]
+    return (statistics.median(v), min(v), max(v)) if v else (None, None, None)
+
+def fmt_ratio(r, bold):
+    if r[0] is None:
+        return "–"
+    text = f"**{r[0]:.2f}**" if bold else f"{r[0]:.2f}"
+    return text + (f" ({r[1]:.2f}–{r[2]:.2f})" if r[1] != r[2] else "")
 
 def us(v):
     return "–" if v is None else (f"{v:.1f} µs" if v < 100 else f"{v:.0f} µs" if v < 10000 else f"{v / 1000:.1f} ms")
@@ -224,32 +256,37 @@ def targets(server, w, r_iops, r_lat):
         return [("IOPS", r_iops, 0.5, True)]
     return []
 
-print("| workload | server | IOPS | MB/s | mean lat | p99 lat | IOPS vs nbdkit | mean lat vs nbdkit | target | met |")
-print("|---|---|---|---|---|---|---|---|---|---|")
+print("| workload | server | IOPS | MB/s | mean lat | p99 lat | server CPU/IO | IOPS vs nbdkit | mean lat vs nbdkit "
+      "| CPU/IO vs nbdkit | target | met |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 missed = 0
 for w in workloads:
     ref = load("nbdkit", w)
-    ref_iops, ref_mean = med(ref, "iops"), med(ref, "mean")
     for s in ("nbdkit", "bridge", "aoe"):
         rows = load(s, w)
         if not rows:
             continue
         m_iops, m_mean = med(rows, "iops"), med(rows, "mean")
-        r_iops = m_iops / ref_iops if ref_iops else None
-        r_lat = m_mean / ref_mean if ref_mean else None
-        spread = f" ({iops(min(r['iops'] for r in rows))}–{iops(max(r['iops'] for r in rows))})" if len(rows) > 1 else ""
+        ri, rl, rc = ratio(rows, ref, "iops"), ratio(rows, ref, "mean"), ratio(rows, ref, "cpu")
+        r_iops, r_lat = ri[0], rl[0]
+        spread = f" ({iops(min(r['iops'] for r in rows.values()))}–{iops(max(r['iops'] for r in rows.values()))})" if len(rows) > 1 else ""
         goals, met = [], []
-        for what, ratio, wanted, higher in targets(s, w, r_iops, r_lat):
+        for what, got, wanted, higher in targets(s, w, r_iops, r_lat):
             goals.append(f"{what} {'≥' if higher else '≤'} {wanted:.1f}×")
-            ok = ratio is not None and (ratio >= wanted if higher else ratio <= wanted)
+            ok = got is not None and (got >= wanted if higher else got <= wanted)
             met.append("yes" if ok else "**no**")
             missed += 0 if ok else 1
         label = f"{w[0]} {w[1]} QD{w[2]}"
+        ref_row = s == "nbdkit"
         print(f"| {label} | {names[s]} | {iops(m_iops)}{spread} | {med(rows, 'mbs'):.0f} | {us(m_mean)} | {us(med(rows, 'p99'))} "
-              f"| {'1' if s == 'nbdkit' else f'**{r_iops:.2f}**'} | {'1' if s == 'nbdkit' else f'{r_lat:.2f}'} "
-              f"| {'; '.join(goals) or '–'} | {'; '.join(met) or '–'} |")
+              f"| {us(med(rows, 'cpu'))} | {'1' if ref_row else fmt_ratio(ri, True)} | {'1' if ref_row else fmt_ratio(rl, False)} "
+              f"| {'1' if ref_row else fmt_ratio(rc, False)} | {'; '.join(goals) or '–'} | {'; '.join(met) or '–'} |")
 print()
 print(f"Targets missed: {missed}." if missed else "Every target met.")
+print()
+print("Ratios are the median over the rounds of each round's figure divided by nbdkit's in the same round (min–max "
+      "in parentheses). Server CPU/IO: user + system CPU of the server processes (for AoE: bridge + target) over the "
+      "measured window, per I/O; it is steadier than IOPS when other work competes for the two vCPUs.")
 EOF
 echo
 echo "Reproduce: \`bench/nbd-fio.sh\` as root from the repository root (needs fio, nbdkit, python3; builds" \
