@@ -9,7 +9,9 @@ import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -190,7 +192,11 @@ final class LiveSessions
     {
         try
         {
-            Files.deleteIfExists(socket);
+            // A socket, not some file that happens to be named like one.
+            if (Files.readAttributes(socket, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).isOther())
+            {
+                Files.deleteIfExists(socket);
+            }
         }
         catch (final IOException | SecurityException e)
         {
