@@ -1,9 +1,17 @@
 package org.aoemp.tools;
 
+import java.util.ArrayList;
 import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
-/** A minimal JSON writer for the command line's {@code --json} output (maps, lists, strings, numbers, booleans). */
+/**
+ * A minimal JSON writer for the command line's {@code --json} output (maps, lists, strings, numbers,
+ * booleans), and the matching reader for documents other {@code aoe} processes publish: objects
+ * become {@link LinkedHashMap}s, arrays {@link ArrayList}s, integral numbers {@link Long}s and other
+ * numbers {@link Double}s.
+ */
 public final class Json
 {
     private Json()
@@ -111,5 +119,237 @@ public final class Json
             }
         }
         b.append('"');
+    }
+
+    /**
+     * Parses one JSON value (RFC 8259) that fills {@code text} but for white space.
+     *
+     * @throws IllegalArgumentException with the position, when it is not JSON
+     */
+    public static Object parse(final String text)
+    {
+        final Reader r = new Reader(text);
+        final Object v = r.value(0);
+        r.space();
+        if (r.pos != text.length())
+        {
+            throw r.error("trailing characters");
+        }
+        return v;
+    }
+
+    private static final class Reader
+    {
+        private static final int MAX_DEPTH = 64;
+        private final String s;
+        private int pos;
+
+        Reader(final String s)
+        {
+            this.s = s;
+        }
+
+        IllegalArgumentException error(final String what)
+        {
+            return new IllegalArgumentException("bad JSON at character " + pos + ": " + what);
+        }
+
+        void space()
+        {
+            while (pos < s.length() && " \t\r\n".indexOf(s.charAt(pos)) >= 0)
+            {
+                pos++;
+            }
+        }
+
+        char peek()
+        {
+            space();
+            if (pos >= s.length())
+            {
+                throw error("unexpected end");
+            }
+            return s.charAt(pos);
+        }
+
+        void expect(final char c)
+        {
+            if (peek() != c)
+            {
+                throw error("expected '" + c + "'");
+            }
+            pos++;
+        }
+
+        Object value(final int depth)
+        {
+            if (depth > MAX_DEPTH)
+            {
+                throw error("nested too deeply");
+            }
+            final char c = peek();
+            return switch (c)
+            {
+                case '{' -> object(depth);
+                case '[' -> array(depth);
+                case '"' -> string();
+                case 't' -> literal("true", Boolean.TRUE);
+                case 'f' -> literal("false", Boolean.FALSE);
+                case 'n' -> literal("null", null);
+                default -> number();
+            };
+        }
+
+        Map<String, Object> object(final int depth)
+        {
+            final Map<String, Object> m = new LinkedHashMap<>();
+            expect('{');
+            if (peek() == '}')
+            {
+                pos++;
+                return m;
+            }
+            do
+            {
+                if (peek() != '"')
+                {
+                    throw error("expected a member name");
+                }
+                final String key = string();
+                expect(':');
+                m.put(key, value(depth + 1));
+            }
+            while (more('}'));
+            return m;
+        }
+
+        List<Object> array(final int depth)
+        {
+            final List<Object> l = new ArrayList<>();
+            expect('[');
+            if (peek() == ']')
+            {
+                pos++;
+                return l;
+            }
+            do
+            {
+                l.add(value(depth + 1));
+            }
+            while (more(']'));
+            return l;
+        }
+
+        /** After an element: true on ',', false (and consumed) on {@code close}. */
+        boolean more(final char close)
+        {
+            final char c = peek();
+            pos++;
+            if (c == ',')
+            {
+                return true;
+            }
+            if (c != close)
+            {
+                pos--;
+                throw error("expected ',' or '" + close + "'");
+            }
+            return false;
+        }
+
+        Object literal(final String word, final Object v)
+        {
+            if (!s.startsWith(word, pos))
+            {
+                throw error("unknown literal");
+            }
+            pos += word.length();
+            return v;
+        }
+
+        String string()
+        {
+            pos++; // the opening quote
+            final StringBuilder b = new StringBuilder();
+            while (true)
+            {
+                if (pos >= s.length())
+                {
+                    throw error("unterminated string");
+                }
+                final char c = s.charAt(pos++);
+                if (c == '"')
+                {
+                    return b.toString();
+                }
+                if (c < 0x20)
+                {
+                    throw error("control character in string");
+                }
+                if (c != '\\')
+                {
+                    b.append(c);
+                    continue;
+                }
+                if (pos >= s.length())
+                {
+                    throw error("unterminated escape");
+                }
+                final char e = s.charAt(pos++);
+                switch (e)
+                {
+                    case '"', '\\', '/' -> b.append(e);
+                    case 'b' -> b.append('\b');
+                    case 'f' -> b.append('\f');
+                    case 'n' -> b.append('\n');
+                    case 'r' -> b.append('\r');
+                    case 't' -> b.append('\t');
+                    case 'u' ->
+                    {
+                        if (pos + 4 > s.length())
+                        {
+                            throw error("short \\u escape");
+                        }
+                        try
+                        {
+                            b.append((char)Integer.parseInt(s.substring(pos, pos + 4), 16));
+                        }
+                        catch (final NumberFormatException x)
+                        {
+                            throw error("bad \\u escape");
+                        }
+                        pos += 4;
+                    }
+                    default -> throw error("bad escape");
+                }
+            }
+        }
+
+        Number number()
+        {
+            final int start = pos;
+            while (pos < s.length() && "+-0123456789.eE".indexOf(s.charAt(pos)) >= 0)
+            {
+                pos++;
+            }
+            final String t = s.substring(start, pos);
+            if (!t.matches("-?(0|[1-9][0-9]*)(\\.[0-9]+)?([eE][+-]?[0-9]+)?"))
+            {
+                pos = start;
+                throw error("not a value");
+            }
+            if (t.matches("-?[0-9]+"))
+            {
+                try
+                {
+                    return Long.parseLong(t);
+                }
+                catch (final NumberFormatException x)
+                {
+                    // beyond a long: fall through to double
+                }
+            }
+            return Double.parseDouble(t);
+        }
     }
 }

@@ -13,6 +13,7 @@ import java.util.concurrent.CountDownLatch;
 import org.aoemp.block.BlockDevice;
 import org.aoemp.block.MemoryBlockDevice;
 import org.aoemp.initiator.AoeDevice;
+import org.aoemp.initiator.DeviceStats;
 import org.aoemp.initiator.DeviceOptions;
 import org.aoemp.initiator.Initiator;
 import org.aoemp.initiator.TargetAddress;
@@ -109,6 +110,7 @@ final class NbdCommand implements Callable<Integer>
             }
             final NbdServer server = NbdServer.start(parseListen(listen), exports, exports.keySet().iterator().next(), readOnly);
             resources.add(server);
+            publishStats(exports, resources, out);
             for (final Map.Entry<String, BlockDevice> e : exports.entrySet())
             {
                 out.printf("export %-8s %s  %d bytes%n", "\"" + e.getKey() + "\"", server.uri(e.getKey()), e.getValue().size());
@@ -132,6 +134,42 @@ final class NbdCommand implements Callable<Integer>
         {
             closeAll(resources);
             throw e;
+        }
+    }
+
+    /**
+     * Lets {@code aoe stat -v} show the live counters of the AoE devices served here. Without a
+     * writable run directory the bridge still serves; it says so and publishes nothing.
+     */
+    private void publishStats(final Map<String, BlockDevice> exports, final List<AutoCloseable> resources, final PrintWriter out)
+    {
+        final List<AoeDevice> devices = new ArrayList<>();
+        exports.values().forEach(d ->
+        {
+            if (d instanceof AoeDevice a)
+            {
+                devices.add(a);
+            }
+        });
+        if (devices.isEmpty())
+        {
+            return;
+        }
+        final String command = "aoe " + String.join(" ", spec.commandLine().getParseResult().originalArgs());
+        try
+        {
+            final StatsPublisher p = StatsPublisher.start(RunDir.forPublishing(System.getenv()), command, () ->
+            {
+                final List<DeviceStats> stats = new ArrayList<>(devices.size());
+                devices.forEach(d -> stats.add(d.stats()));
+                return stats;
+            });
+            resources.add(p);
+            out.printf("live counters on %s (aoe stat -v shows them)%n", p.socket());
+        }
+        catch (final java.io.IOException e)
+        {
+            spec.commandLine().getErr().printf("aoe nbd: not publishing live counters: %s%n", e.getMessage());
         }
     }
 

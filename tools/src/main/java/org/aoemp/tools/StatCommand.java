@@ -30,8 +30,10 @@ final class StatCommand implements Callable<Integer>
     @Option(names = "--json", description = "Print JSON instead of the table.")
     boolean json;
 
-    @Option(names = {"-v", "--verbose"}, description = "Add each path's counters (state, window, SRTT, RTO, frames, bytes, "
-        + "retransmits, timeouts) as measured while this command talked to the target.")
+    @Option(names = {"-v", "--verbose"}, description = {"Add each path's counters (state, window, SRTT, RTO, frames, bytes, "
+        + "retransmits, timeouts) as measured while this command talked to the target, then the live counters of every "
+        + "running session (e.g. aoe nbd) that uses the target, labelled by pid and command.",
+        "Sessions publish under $AOE_RUN_DIR, else /run/aoe, $XDG_RUNTIME_DIR/aoe or /tmp/aoe-USER."})
     boolean verbose;
 
     @Spec
@@ -44,6 +46,13 @@ final class StatCommand implements Callable<Integer>
         try (Initiator initiator = net.openInitiator())
         {
             final List<Survey.Entry> entries = Survey.run(initiator, net.timeout);
+            final List<LiveSessions.Session> sessions = verbose
+                ? LiveSessions.read(RunDir.candidates(System.getenv()), net.timeout) : List.of();
+            final List<String> seen = new ArrayList<>();
+            entries.forEach(e -> seen.add(e.target().address().toString()));
+            final TreeSet<String> onlyInSessions = new TreeSet<>();
+            sessions.forEach(s -> s.devices().forEach(d -> onlyInSessions.add(String.valueOf(d.get("device")))));
+            onlyInSessions.removeAll(seen);
             if (json)
             {
                 final List<Object> rows = new ArrayList<>();
@@ -60,7 +69,16 @@ final class StatCommand implements Callable<Integer>
                         final List<Object> paths = new ArrayList<>();
                         e.paths().forEach(p -> paths.add(Survey.pathJson(p)));
                         m.put("paths", paths);
+                        m.put("sessions", sessionsJson(sessions, e.target().address().toString()));
                     }
+                    rows.add(m);
+                }
+                for (final String device : onlyInSessions)
+                {
+                    final Map<String, Object> m = new LinkedHashMap<>();
+                    m.put("device", device);
+                    m.put("state", NOT_SEEN);
+                    m.put("sessions", sessionsJson(sessions, device));
                     rows.add(m);
                 }
                 out.println(Json.write(rows));
@@ -75,17 +93,74 @@ final class StatCommand implements Callable<Integer>
                     {
                         for (final PathStats p : e.paths())
                         {
-                            out.printf(Locale.ROOT, "    %-12s -> %s  %-7s window %d/%d  srtt %d us  rto %d us  frames %d/%d  "
-                                + "retransmits %d  timeouts %d%n", p.localInterface(), p.remoteMac(), p.state(), p.window(),
-                                p.bufferCount(), p.srttMicros(), p.rtoMicros(), p.framesSent(), p.framesReceived(), p.retransmits(),
-                                p.timeouts());
+                            out.println(pathLine("    ", Survey.pathJson(p)));
                         }
+                        printSessions(out, sessions, e.target().address().toString());
                     }
+                }
+                for (final String device : onlyInSessions)
+                {
+                    out.printf(Locale.ROOT, "%10s %15s %10s %-5s %-14s%n", device, "-", "-", "-", NOT_SEEN);
+                    printSessions(out, sessions, device);
                 }
             }
             out.flush();
             return 0;
         }
+    }
+
+    /** State of a target that running sessions use but this command's own probe did not find. */
+    static final String NOT_SEEN = "not-seen";
+
+    private static List<Object> sessionsJson(final List<LiveSessions.Session> sessions, final String device)
+    {
+        final List<Object> out = new ArrayList<>();
+        for (final LiveSessions.Session s : sessions)
+        {
+            final Map<String, Object> d = s.device(device);
+            if (d != null)
+            {
+                final Map<String, Object> m = s.label();
+                d.forEach((k, v) -> m.putIfAbsent(k, v));
+                m.remove("device");
+                out.add(m);
+            }
+        }
+        return out;
+    }
+
+    private static void printSessions(final PrintWriter out, final List<LiveSessions.Session> sessions, final String device)
+    {
+        for (final LiveSessions.Session s : sessions)
+        {
+            final Map<String, Object> d = s.device(device);
+            if (d == null)
+            {
+                continue;
+            }
+            out.printf(Locale.ROOT, "    pid %d: %s (since %s)%s%s%n", s.pid(), s.command(), s.startedAt(),
+                Boolean.TRUE.equals(d.get("dead")) ? "  DEAD" : "",
+                d.get("requestsFailed") instanceof Long n && n > 0 ? "  requests failed " + n : "");
+            if (d.get("paths") instanceof List<?> paths)
+            {
+                for (final Object p : paths)
+                {
+                    if (p instanceof Map<?, ?> m)
+                    {
+                        out.println(pathLine("      ", m));
+                    }
+                }
+            }
+        }
+    }
+
+    /** One path's counters as {@code aoe stat -v} prints them, from its JSON object ({@link Survey#pathJson}). */
+    static String pathLine(final String indent, final Map<?, ?> p)
+    {
+        return String.format(Locale.ROOT, "%s%-12s -> %s  %-7s window %s/%s  srtt %s us  rto %s us  frames %s/%s  "
+            + "retransmits %s  timeouts %s", indent, p.get("interface"), p.get("mac"), p.get("state"), p.get("window"),
+            p.get("bufferCount"), p.get("srttMicros"), p.get("rtoMicros"), p.get("framesSent"), p.get("framesReceived"),
+            p.get("retransmits"), p.get("timeouts"));
     }
 
     private static TreeSet<String> interfaces(final TargetDirectory.Target t)

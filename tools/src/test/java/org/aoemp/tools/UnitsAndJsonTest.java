@@ -57,6 +57,35 @@ class UnitsAndJsonTest
     }
 
     @Test
+    void shouldReadBackWhatItWrites()
+    {
+        final Map<String, Object> m = new LinkedHashMap<>();
+        m.put("s", "a\"b\\c\n\u0001é");
+        m.put("n", 42L);
+        m.put("big", Long.MAX_VALUE);
+        m.put("neg", -7L);
+        m.put("d", 1.5e3);
+        m.put("b", false);
+        m.put("z", null);
+        m.put("l", List.of(1L, "x", Map.of()));
+        m.put("e", List.of());
+        assertEquals(m, Json.parse(Json.write(m)));
+        assertEquals(List.of(), Json.parse(" [ ] "));
+        assertEquals("/\u00e9", Json.parse("\"\\/\\u00E9\""));
+    }
+
+    @Test
+    void shouldRejectWhatIsNotJson()
+    {
+        for (final String bad : List.of("", "{", "{\"a\" 1}", "[1,]", "[1 2]", "01", "1.", "-", "tru", "\"abc", "\"\\x\"",
+            "{\"a\":1}x", "{1:2}", "[".repeat(100) + "]".repeat(100), "\"\u0001\""))
+        {
+            final IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Json.parse(bad), bad);
+            assertEquals(true, e.getMessage().startsWith("bad JSON at character "), e.getMessage());
+        }
+    }
+
+    @Test
     void everySubcommandShouldHaveHelp()
     {
         for (final String sub : List.of("discover", "stat", "ping", "cfg", "mask", "reserve", "copy"))
