@@ -86,6 +86,11 @@ final class PortSender implements AutoCloseable
         }
     }
 
+    FrameTransport transport()
+    {
+        return transport;
+    }
+
     /** Makes a parked sender look at its queues now. Cheap when it is awake (a volatile read). */
     void wake()
     {
@@ -103,7 +108,7 @@ final class PortSender implements AutoCloseable
             int work = 0;
             for (final SendQueue q : queues)
             {
-                work += q.drain(transport);
+                work += Math.max(0, q.drain(transport));
             }
             if (work > 0)
             {

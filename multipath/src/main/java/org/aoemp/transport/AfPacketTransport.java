@@ -116,6 +116,13 @@ public final class AfPacketTransport extends KernelTransport
      * thread's native staging buffer first. Uses {@code MSG_DONTWAIT}: a full socket buffer is a
      * {@code false}, not a wait.
      */
+    /** Sends use {@code MSG_DONTWAIT}. */
+    @Override
+    public boolean sendNeverWaits()
+    {
+        return true;
+    }
+
     @Override
     public boolean send(final ByteBuffer frame, final int length)
     {

@@ -37,6 +37,15 @@ public interface FrameTransport extends AutoCloseable
      */
     boolean send(ByteBuffer frame, int length);
 
+    /**
+     * True when {@link #send} never waits (it refuses instead, as AF_PACKET with MSG_DONTWAIT): the
+     * initiator's engine may then send its own frames instead of handing them to a sender thread.
+     */
+    default boolean sendNeverWaits()
+    {
+        return false;
+    }
+
     /** Frames and bytes received and sent, and receive drops this transport noticed. */
     TransportCounters counters();
 
