@@ -137,7 +137,7 @@ public final class HtmlReport
             b.append(plot("frames sent per second", "seconds", "frames/s", frames, false));
             b.append(plot("retransmits per interval", "seconds", "retransmits", retransmits, false));
         }
-        b.append("<script type=\"application/json\" id=\"bench-data\">\n").append(JsonText.write(data)).append("</script>\n");
+        b.append("<script type=\"application/json\" id=\"bench-data\">\n").append(JsonText.write(data)).append("\n</script>\n");
         b.append("</body>\n</html>\n");
         return b.toString();
     }

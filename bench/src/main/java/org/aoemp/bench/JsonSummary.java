@@ -22,7 +22,7 @@ public final class JsonSummary
 
     public static String json(final BenchResult r)
     {
-        return JsonText.write(map(r));
+        return JsonText.write(map(r)) + "\n";
     }
 
     public static Map<String, Object> map(final BenchResult r)

@@ -8,10 +8,14 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * Just enough JSON for the benchmark's summary: writes maps, lists, strings, numbers, booleans
- * and null (non-finite doubles become null), and reads that back (objects as {@link LinkedHashMap},
- * arrays as {@link List}, numbers as {@link Double} or {@link Long}). {@code <}, {@code >} and
- * {@code &} are written as {@code \\u00XX} so the text can sit inside an HTML {@code <script>}.
+ * The project's one JSON codec (no library needed for this little): writes maps, lists, strings,
+ * numbers, booleans and null for {@code --json} output, the benchmark summary and the documents
+ * running {@code aoe} processes publish, and reads them back: objects become {@link LinkedHashMap}s,
+ * arrays {@link ArrayList}s, integral numbers {@link Long}s and other numbers {@link Double}s.
+ * Doubles are written with at most 3 decimals (non-finite ones as null); arrays of scalars on one
+ * line. Non-ASCII characters and {@code <}, {@code >}, {@code &} are written as {@code \\u00XX}, so
+ * the text is plain ASCII and can sit inside an HTML {@code <script>}. The reader refuses nesting
+ * deeper than 64, as its input may come from another process.
  */
 public final class JsonText
 {
@@ -19,11 +23,12 @@ public final class JsonText
     {
     }
 
+    /** {@code value} as indented JSON, without a final newline. */
     public static String write(final Object value)
     {
         final StringBuilder b = new StringBuilder();
         write(b, value, 0);
-        return b.append('\n').toString();
+        return b.toString();
     }
 
     private static void write(final StringBuilder b, final Object v, final int indent)
@@ -32,9 +37,7 @@ public final class JsonText
         {
             case null -> b.append("null");
             case String s -> string(b, s);
-            case Double d -> b.append(Double.isFinite(d)
-                ? java.math.BigDecimal.valueOf(d).setScale(3, java.math.RoundingMode.HALF_EVEN).stripTrailingZeros().toPlainString()
-                : "null");
+            case Double d -> number(b, d);
             case Float f -> write(b, f.doubleValue(), indent);
             case Number n -> b.append(n);
             case Boolean x -> b.append(x);
@@ -85,6 +88,22 @@ public final class JsonText
         }
     }
 
+    /** At most 3 decimals, and always with a fraction, so that a double reads back as a double. */
+    private static void number(final StringBuilder b, final double d)
+    {
+        if (!Double.isFinite(d))
+        {
+            b.append("null");
+            return;
+        }
+        final String text = java.math.BigDecimal.valueOf(d).setScale(3, java.math.RoundingMode.HALF_EVEN).stripTrailingZeros().toPlainString();
+        b.append(text);
+        if (text.indexOf('.') < 0)
+        {
+            b.append(".0");
+        }
+    }
+
     private static void string(final StringBuilder b, final String s)
     {
         b.append('"');
@@ -100,7 +119,7 @@ public final class JsonText
                 case '\t' -> b.append("\\t");
                 default ->
                 {
-                    if (c < 0x20 || c == '<' || c == '>' || c == '&')
+                    if (c < 0x20 || c > 0x7E || c == '<' || c == '>' || c == '&')
                     {
                         b.append(String.format(Locale.ROOT, "\\u%04x", (int)c));
                     }
@@ -114,198 +133,235 @@ public final class JsonText
         b.append('"');
     }
 
-    /** Parses JSON text; throws {@link IllegalArgumentException} with the position on malformed input. */
+    /**
+     * Parses one JSON value (RFC 8259) that fills {@code text} but for white space.
+     *
+     * @throws IllegalArgumentException with the position, when it is not JSON
+     */
     public static Object parse(final String text)
     {
-        final Parser p = new Parser(text);
-        final Object v = p.value();
-        p.space();
-        if (p.at < text.length())
+        final Reader r = new Reader(text);
+        final Object v = r.value(0);
+        r.space();
+        if (r.pos != text.length())
         {
-            throw p.error("trailing characters");
+            throw r.error("trailing characters");
         }
         return v;
     }
 
-    private static final class Parser
+    private static final class Reader
     {
+        private static final int MAX_DEPTH = 64;
         private final String s;
-        private int at;
+        private int pos;
 
-        Parser(final String s)
+        Reader(final String s)
         {
             this.s = s;
         }
 
         IllegalArgumentException error(final String what)
         {
-            return new IllegalArgumentException("bad JSON at character " + at + ": " + what);
+            return new IllegalArgumentException("bad JSON at character " + pos + ": " + what);
         }
 
         void space()
         {
-            while (at < s.length() && Character.isWhitespace(s.charAt(at)))
+            while (pos < s.length() && " \t\r\n".indexOf(s.charAt(pos)) >= 0)
             {
-                at++;
+                pos++;
             }
         }
 
-        Object value()
+        char peek()
         {
             space();
-            if (at >= s.length())
+            if (pos >= s.length())
             {
                 throw error("unexpected end");
             }
-            final char c = s.charAt(at);
-            switch (c)
-            {
-                case '{':
-                {
-                    at++;
-                    final Map<String, Object> m = new LinkedHashMap<>();
-                    space();
-                    if (peek('}'))
-                    {
-                        return m;
-                    }
-                    do
-                    {
-                        space();
-                        final String key = string();
-                        space();
-                        expect(':');
-                        m.put(key, value());
-                        space();
-                    }
-                    while (peek(','));
-                    expect('}');
-                    return m;
-                }
-                case '[':
-                {
-                    at++;
-                    final List<Object> l = new ArrayList<>();
-                    space();
-                    if (peek(']'))
-                    {
-                        return l;
-                    }
-                    do
-                    {
-                        l.add(value());
-                        space();
-                    }
-                    while (peek(','));
-                    expect(']');
-                    return l;
-                }
-                case '"':
-                    return string();
-                default:
-                    if (s.startsWith("true", at))
-                    {
-                        at += 4;
-                        return Boolean.TRUE;
-                    }
-                    if (s.startsWith("false", at))
-                    {
-                        at += 5;
-                        return Boolean.FALSE;
-                    }
-                    if (s.startsWith("null", at))
-                    {
-                        at += 4;
-                        return null;
-                    }
-                    return number();
-            }
+            return s.charAt(pos);
         }
 
-        private boolean peek(final char c)
+        void expect(final char c)
         {
-            if (at < s.length() && s.charAt(at) == c)
+            if (peek() != c)
             {
-                at++;
+                throw error("expected '" + c + "'");
+            }
+            pos++;
+        }
+
+        Object value(final int depth)
+        {
+            if (depth > MAX_DEPTH)
+            {
+                throw error("nested too deeply");
+            }
+            final char c = peek();
+            return switch (c)
+            {
+                case '{' -> object(depth);
+                case '[' -> array(depth);
+                case '"' -> string();
+                case 't' -> literal("true", Boolean.TRUE);
+                case 'f' -> literal("false", Boolean.FALSE);
+                case 'n' -> literal("null", null);
+                default -> number();
+            };
+        }
+
+        Map<String, Object> object(final int depth)
+        {
+            final Map<String, Object> m = new LinkedHashMap<>();
+            expect('{');
+            if (peek() == '}')
+            {
+                pos++;
+                return m;
+            }
+            do
+            {
+                if (peek() != '"')
+                {
+                    throw error("expected a member name");
+                }
+                final String key = string();
+                expect(':');
+                m.put(key, value(depth + 1));
+            }
+            while (more('}'));
+            return m;
+        }
+
+        List<Object> array(final int depth)
+        {
+            final List<Object> l = new ArrayList<>();
+            expect('[');
+            if (peek() == ']')
+            {
+                pos++;
+                return l;
+            }
+            do
+            {
+                l.add(value(depth + 1));
+            }
+            while (more(']'));
+            return l;
+        }
+
+        /** After an element: true on ',', false (and consumed) on {@code close}. */
+        boolean more(final char close)
+        {
+            final char c = peek();
+            pos++;
+            if (c == ',')
+            {
                 return true;
+            }
+            if (c != close)
+            {
+                pos--;
+                throw error("expected ',' or '" + close + "'");
             }
             return false;
         }
 
-        private void expect(final char c)
+        Object literal(final String word, final Object v)
         {
-            if (!peek(c))
+            if (!s.startsWith(word, pos))
             {
-                throw error("expected '" + c + "'");
+                throw error("unknown literal");
             }
+            pos += word.length();
+            return v;
         }
 
-        private String string()
+        String string()
         {
-            expect('"');
+            pos++; // the opening quote
             final StringBuilder b = new StringBuilder();
             while (true)
             {
-                if (at >= s.length())
+                if (pos >= s.length())
                 {
                     throw error("unterminated string");
                 }
-                final char c = s.charAt(at++);
+                final char c = s.charAt(pos++);
                 if (c == '"')
                 {
                     return b.toString();
+                }
+                if (c < 0x20)
+                {
+                    throw error("control character in string");
                 }
                 if (c != '\\')
                 {
                     b.append(c);
                     continue;
                 }
-                if (at >= s.length())
+                if (pos >= s.length())
                 {
                     throw error("unterminated escape");
                 }
-                final char e = s.charAt(at++);
+                final char e = s.charAt(pos++);
                 switch (e)
                 {
+                    case '"', '\\', '/' -> b.append(e);
+                    case 'b' -> b.append('\b');
+                    case 'f' -> b.append('\f');
                     case 'n' -> b.append('\n');
                     case 'r' -> b.append('\r');
                     case 't' -> b.append('\t');
-                    case 'b' -> b.append('\b');
-                    case 'f' -> b.append('\f');
                     case 'u' ->
                     {
-                        if (at + 4 > s.length())
+                        if (pos + 4 > s.length())
                         {
                             throw error("short \\u escape");
                         }
-                        b.append((char)Integer.parseInt(s.substring(at, at + 4), 16));
-                        at += 4;
+                        try
+                        {
+                            b.append((char)Integer.parseInt(s.substring(pos, pos + 4), 16));
+                        }
+                        catch (final NumberFormatException x)
+                        {
+                            throw error("bad \\u escape");
+                        }
+                        pos += 4;
                     }
-                    default -> b.append(e);
+                    default -> throw error("bad escape");
                 }
             }
         }
 
-        private Object number()
+        Number number()
         {
-            final int start = at;
-            while (at < s.length() && "+-0123456789.eE".indexOf(s.charAt(at)) >= 0)
+            final int start = pos;
+            while (pos < s.length() && "+-0123456789.eE".indexOf(s.charAt(pos)) >= 0)
             {
-                at++;
+                pos++;
             }
-            final String n = s.substring(start, at);
-            if (n.isEmpty())
+            final String t = s.substring(start, pos);
+            if (!t.matches("-?(0|[1-9][0-9]*)(\\.[0-9]+)?([eE][+-]?[0-9]+)?"))
             {
-                throw error("unexpected character '" + s.charAt(at) + "'");
+                pos = start;
+                throw error("not a value");
             }
-            try
+            if (t.matches("-?[0-9]+"))
             {
-                return n.matches("-?\\d+") ? (Object)Long.parseLong(n) : (Object)Double.parseDouble(n);
+                try
+                {
+                    return Long.parseLong(t);
+                }
+                catch (final NumberFormatException x)
+                {
+                    // beyond a long: fall through to double
+                }
             }
-            catch (final NumberFormatException e)
-            {
-                throw error("bad number '" + n + "'");
-            }
+            return Double.parseDouble(t);
         }
     }
 }

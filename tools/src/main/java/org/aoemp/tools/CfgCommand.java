@@ -9,6 +9,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
+import org.aoemp.bench.JsonText;
 import org.aoemp.initiator.Initiator;
 import org.aoemp.protocol.AoeHeader;
 import org.aoemp.protocol.ConfigHeader;
@@ -104,7 +105,7 @@ final class CfgCommand implements Callable<Integer>
             }
             if (json)
             {
-                out.println(Json.write(rows));
+                out.println(JsonText.write(rows));
             }
             else
             {

@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
+import org.aoemp.bench.JsonText;
 import org.aoemp.initiator.Initiator;
 import org.aoemp.initiator.TargetDirectory;
 import picocli.CommandLine.Command;
@@ -41,7 +42,7 @@ final class DiscoverCommand implements Callable<Integer>
             {
                 final List<Object> list = new ArrayList<>();
                 entries.forEach(e -> list.add(e.toJson()));
-                out.println(Json.write(list));
+                out.println(JsonText.write(list));
             }
             else if (entries.isEmpty())
             {

@@ -22,6 +22,8 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
+import org.aoemp.bench.JsonText;
+
 /**
  * Reads the documents that running {@code aoe} processes publish through {@link StatsPublisher}.
  * A socket nobody listens on is stale (its process died without removing it): it is removed (when
@@ -118,7 +120,7 @@ final class LiveSessions
         }
         try
         {
-            if (!(Json.parse(text) instanceof Map<?, ?> doc) || !(doc.get("devices") instanceof List<?> list))
+            if (!(JsonText.parse(text) instanceof Map<?, ?> doc) || !(doc.get("devices") instanceof List<?> list))
             {
                 return null;
             }

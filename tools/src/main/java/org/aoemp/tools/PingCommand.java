@@ -10,6 +10,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
+import org.aoemp.bench.JsonText;
 import org.aoemp.initiator.Initiator;
 import org.aoemp.initiator.Port;
 import org.aoemp.initiator.TargetAddress;
@@ -127,7 +128,7 @@ final class PingCommand implements Callable<Integer>
             }
             if (json)
             {
-                out.println(Json.write(m));
+                out.println(JsonText.write(m));
             }
             else
             {

@@ -8,6 +8,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.function.Function;
 
+import org.aoemp.bench.JsonText;
 import org.aoemp.initiator.Initiator;
 import org.aoemp.protocol.AoeHeader;
 import org.aoemp.protocol.MacAddress;
@@ -66,7 +67,7 @@ final class ReplyTable
     {
         if (json)
         {
-            out.println(Json.write(new ArrayList<Object>(rows)));
+            out.println(JsonText.write(new ArrayList<Object>(rows)));
         }
         else
         {

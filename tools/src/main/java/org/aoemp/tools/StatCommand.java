@@ -9,6 +9,7 @@ import java.util.Map;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
 
+import org.aoemp.bench.JsonText;
 import org.aoemp.initiator.Initiator;
 import org.aoemp.initiator.PathStats;
 import org.aoemp.initiator.TargetDirectory;
@@ -81,7 +82,7 @@ final class StatCommand implements Callable<Integer>
                     m.put("sessions", sessionsJson(sessions, device));
                     rows.add(m);
                 }
-                out.println(Json.write(rows));
+                out.println(JsonText.write(rows));
             }
             else
             {

@@ -19,6 +19,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.function.Supplier;
 
+import org.aoemp.bench.JsonText;
 import org.aoemp.initiator.DeviceStats;
 import org.aoemp.initiator.PathStats;
 
@@ -121,7 +122,7 @@ final class StatsPublisher implements AutoCloseable
         {
             try (SocketChannel c = server.accept())
             {
-                final ByteBuffer out = ByteBuffer.wrap((Json.write(document()) + "\n").getBytes(StandardCharsets.UTF_8));
+                final ByteBuffer out = ByteBuffer.wrap((JsonText.write(document()) + "\n").getBytes(StandardCharsets.UTF_8));
                 while (out.hasRemaining())
                 {
                     c.write(out);

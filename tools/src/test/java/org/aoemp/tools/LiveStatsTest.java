@@ -19,6 +19,7 @@ import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 
+import org.aoemp.bench.JsonText;
 import org.aoemp.testing.Prerequisites;
 import org.aoemp.testing.VethRig;
 import org.junit.jupiter.api.Test;
@@ -107,7 +108,7 @@ class LiveStatsTest
                 run(new ProcessBuilder("nbdcopy", "--flush", src.toString(), uri).redirectErrorStream(true));
                 run(new ProcessBuilder("nbdcopy", uri, dir.resolve("back.bin").toString()).redirectErrorStream(true));
 
-                final Object parsed = Json.parse(run(aoe(runDir, "stat", "-v", "--json", "-i", ifName)));
+                final Object parsed = JsonText.parse(run(aoe(runDir, "stat", "-v", "--json", "-i", ifName)));
                 final Map<?, ?> row = ((List<?>)parsed).stream().map(r -> (Map<?, ?>)r)
                     .filter(r -> "e6.2".equals(r.get("device"))).findFirst().orElseThrow(() -> new AssertionError(parsed));
                 final List<?> sessions = (List<?>)row.get("sessions");

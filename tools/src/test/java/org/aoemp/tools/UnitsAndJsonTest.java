@@ -8,6 +8,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
+import org.aoemp.bench.JsonText;
 import org.junit.jupiter.api.Test;
 
 class UnitsAndJsonTest
@@ -52,8 +53,8 @@ class UnitsAndJsonTest
         m.put("b", true);
         m.put("l", List.of(1, "x"));
         m.put("e", List.of());
-        assertEquals("{\n  \"s\": \"a\\\"b\\\\c\\n\\u0001\",\n  \"n\": 42,\n  \"b\": true,\n  \"l\": [\n    1,\n    \"x\"\n  ],\n  \"e\": []\n}",
-            Json.write(m));
+        assertEquals("{\n  \"s\": \"a\\\"b\\\\c\\n\\u0001\",\n  \"n\": 42,\n  \"b\": true,\n  \"l\": [1, \"x\"],\n  \"e\": []\n}",
+            JsonText.write(m));
     }
 
     @Test
@@ -69,9 +70,9 @@ class UnitsAndJsonTest
         m.put("z", null);
         m.put("l", List.of(1L, "x", Map.of()));
         m.put("e", List.of());
-        assertEquals(m, Json.parse(Json.write(m)));
-        assertEquals(List.of(), Json.parse(" [ ] "));
-        assertEquals("/\u00e9", Json.parse("\"\\/\\u00E9\""));
+        assertEquals(m, JsonText.parse(JsonText.write(m)));
+        assertEquals(List.of(), JsonText.parse(" [ ] "));
+        assertEquals("/\u00e9", JsonText.parse("\"\\/\\u00E9\""));
     }
 
     @Test
@@ -80,7 +81,7 @@ class UnitsAndJsonTest
         for (final String bad : List.of("", "{", "{\"a\" 1}", "[1,]", "[1 2]", "01", "1.", "-", "tru", "\"abc", "\"\\x\"",
             "{\"a\":1}x", "{1:2}", "[".repeat(100) + "]".repeat(100), "\"\u0001\""))
         {
-            final IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Json.parse(bad), bad);
+            final IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> JsonText.parse(bad), bad);
             assertEquals(true, e.getMessage().startsWith("bad JSON at character "), e.getMessage());
         }
     }
