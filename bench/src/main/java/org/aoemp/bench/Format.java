@@ -3,7 +3,7 @@ package org.aoemp.bench;
 import java.util.Locale;
 
 /** Short human-readable numbers for progress lines and summaries. */
-final class Format
+public final class Format
 {
     private Format()
     {
@@ -42,7 +42,7 @@ final class Format
     }
 
     /** Bytes with binary units: {@code 4 KiB}, {@code 1.0 GiB}. */
-    static String bytes(final long n)
+    public static String bytes(final long n)
     {
         if (n < 1024)
         {

@@ -63,22 +63,10 @@ public final class Units
         return Duration.ofNanos((long)nanos);
     }
 
-    /** Human-readable bytes, binary units: {@code 1.5 GiB}. */
+    /** Human-readable bytes, binary units: {@code 1.5 GiB}, {@code 4 KiB} (the benchmark's format). */
     public static String bytes(final long n)
     {
-        if (n < 1024)
-        {
-            return n + " B";
-        }
-        final String[] units = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-        double v = n;
-        int u = -1;
-        while (v >= 1024 && u < units.length - 1)
-        {
-            v /= 1024;
-            u++;
-        }
-        return String.format(Locale.ROOT, "%.1f %s", v, units[u]);
+        return org.aoemp.bench.Format.bytes(n);
     }
 
     /** Decimal gigabytes with three decimals, as aoe-stat prints sizes. */
