@@ -45,7 +45,11 @@ final class PortSender implements AutoCloseable
         this.thread = Thread.ofPlatform().name("aoe-tx-" + transport.name()).daemon(true).unstarted(this::run);
     }
 
-    /** Starts draining {@code queue}; starts the thread on first use. */
+    /**
+     * Starts draining {@code queue}; starts the thread on first use, unless the transport never
+     * waits in a send: then each engine drains its own queue ({@link SendQueue#flush}) and a thread
+     * here would never find work.
+     */
     void register(final SendQueue queue)
     {
         synchronized (registry)
@@ -58,7 +62,7 @@ final class PortSender implements AutoCloseable
             grown[queues.length] = queue;
             queues = grown;
             queue.attach(this);
-            if (!started)
+            if (!started && !transport.sendNeverWaits())
             {
                 started = true;
                 thread.start();
@@ -108,7 +112,7 @@ final class PortSender implements AutoCloseable
             int work = 0;
             for (final SendQueue q : queues)
             {
-                work += Math.max(0, q.drain(transport));
+                work += q.drain(transport);
             }
             if (work > 0)
             {

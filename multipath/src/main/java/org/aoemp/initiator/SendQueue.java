@@ -1,7 +1,5 @@
 package org.aoemp.initiator;
 
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 
 import org.aoemp.transport.FrameTransport;
@@ -27,28 +25,15 @@ import org.jctools.queues.atomic.SpscAtomicArrayQueue;
  * instead), the engine drains its own queue at the end of each round, in {@link #flush}: a stuck NIC
  * still cannot hold it, and each command saves the hand-off to the sender thread (a wake-up and a
  * context switch, which on 2 vCPUs shared with fio and a target cost about a fifth of the 4 KiB
- * IOPS through the NBD bridge). The sender thread then only drains what the engine left.
+ * IOPS through the NBD bridge). No sender thread is started for such a port: the engine is the
+ * queue's only consumer.
  *
  * <p>Threading: {@link #claim}, {@link #submit} and {@link #flush} on the device's engine thread
- * only; {@link #drain} on the port's sender thread or, inline, the engine; a CAS on
- * {@code draining} keeps it to one consumer at a time, as the SPSC queue needs.
+ * only; {@link #drain} on its one consumer, fixed by the transport: the engine (in {@link #flush})
+ * when sends never wait, else the port's sender thread.
  */
 final class SendQueue
 {
-    private static final VarHandle DRAINING;
-
-    static
-    {
-        try
-        {
-            DRAINING = MethodHandles.lookup().findVarHandle(SendQueue.class, "draining", int.class);
-        }
-        catch (final ReflectiveOperationException e)
-        {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
-
     /** One frame in flight between the engine and the sender. */
     static final class Frame
     {
@@ -69,9 +54,6 @@ final class SendQueue
     private final SpscAtomicArrayQueue<Frame> free;
     private final int frameCapacity;
     private volatile PortSender sender;
-    /** 1 while some thread drains {@link #pending}: the queue has one consumer at a time. */
-    @SuppressWarnings("unused")
-    private volatile int draining;
     /** Engine only: frames were submitted since the last {@link #flush}. */
     private boolean submitted;
 
@@ -133,7 +115,7 @@ final class SendQueue
 
     /**
      * Engine, once per round: sends what was submitted since the last flush, itself when the
-     * transport never waits, else (or when the sender is draining right now) by waking the sender.
+     * transport never waits, else by waking the sender.
      */
     void flush()
     {
@@ -144,7 +126,11 @@ final class SendQueue
             if (s != null)
             {
                 final FrameTransport transport = s.transport();
-                if (!transport.sendNeverWaits() || drain(transport) < 0 || hasPending())
+                if (transport.sendNeverWaits())
+                {
+                    drain(transport);
+                }
+                else
                 {
                     s.wake();
                 }
@@ -158,27 +144,8 @@ final class SendQueue
         free.offer(frame);
     }
 
-    /**
-     * Sends every queued frame; returns how many frames it took, or -1 when another thread is
-     * draining this queue now (that thread will see the frames).
-     */
+    /** The queue's one consumer: sends every queued frame; returns how many frames it took. */
     int drain(final FrameTransport transport)
-    {
-        if (!DRAINING.compareAndSet(this, 0, 1))
-        {
-            return -1;
-        }
-        try
-        {
-            return drainOwned(transport);
-        }
-        finally
-        {
-            draining = 0;
-        }
-    }
-
-    private int drainOwned(final FrameTransport transport)
     {
         int n = 0;
         Frame f;
