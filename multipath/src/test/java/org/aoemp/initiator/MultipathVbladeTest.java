@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -69,10 +68,7 @@ class MultipathVbladeTest
     private AoeDevice open(final int paths, final int mtu, final DeviceOptions options) throws Exception
     {
         disk = dir.resolve("disk.img");
-        try (RandomAccessFile raf = new RandomAccessFile(disk.toFile(), "rw"))
-        {
-            raf.setLength(96 * MIB);
-        }
+        BulkIo.sparseFile(disk, 96 * MIB);
         rig = VethRig.builder().pairs(paths).mtu(mtu).build();
         final List<String> ifs = new ArrayList<>();
         for (int i = 0; i < paths; i++)

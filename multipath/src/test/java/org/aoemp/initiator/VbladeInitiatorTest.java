@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -63,10 +62,7 @@ class VbladeInitiatorTest
     private Path sparseFile(final String name, final long size) throws Exception
     {
         final Path f = dir.resolve(name);
-        try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "rw"))
-        {
-            raf.setLength(size);
-        }
+        BulkIo.sparseFile(f, size);
         return f;
     }
 

@@ -1,6 +1,5 @@
 package org.aoemp.measure;
 
-import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -14,6 +13,7 @@ import org.aoemp.initiator.AoeDevice;
 import org.aoemp.initiator.DeviceOptions;
 import org.aoemp.initiator.Initiator;
 import org.aoemp.initiator.TargetAddress;
+import org.aoemp.testing.BulkIo;
 import org.aoemp.testing.VethRig;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
@@ -47,10 +47,7 @@ class FailoverStallMeasurement
     {
         final Path dir = Files.createTempDirectory("aoe-stall");
         final Path disk = dir.resolve("disk.img");
-        try (RandomAccessFile raf = new RandomAccessFile(disk.toFile(), "rw"))
-        {
-            raf.setLength(64 << 20);
-        }
+        BulkIo.sparseFile(disk, 64 << 20);
         try (VethRig rig = VethRig.builder().pairs(2).build())
         {
             rig.startVblade(4, 2, 0, disk);

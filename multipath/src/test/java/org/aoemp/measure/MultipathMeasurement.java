@@ -1,6 +1,5 @@
 package org.aoemp.measure;
 
-import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,6 +16,7 @@ import org.aoemp.initiator.DeviceOptions;
 import org.aoemp.initiator.Initiator;
 import org.aoemp.initiator.PathStats;
 import org.aoemp.initiator.TargetAddress;
+import org.aoemp.testing.BulkIo;
 import org.aoemp.testing.VethRig;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
@@ -97,10 +97,7 @@ class MultipathMeasurement
     {
         final Path dir = Files.createTempDirectory("aoe-mp");
         final Path disk = dir.resolve("disk.img");
-        try (RandomAccessFile raf = new RandomAccessFile(disk.toFile(), "rw"))
-        {
-            raf.setLength(DISK_BYTES);
-        }
+        BulkIo.sparseFile(disk, DISK_BYTES);
         try (VethRig rig = VethRig.builder().pairs(paths).mtu(9000).build())
         {
             final List<String> ifs = new ArrayList<>();

@@ -73,6 +73,16 @@ public final class BulkIo
         return b;
     }
 
+    /** Sets {@code file}'s length to {@code size} (creating it if needed): a sparse disk image. Returns {@code file}. */
+    public static Path sparseFile(final Path file, final long size) throws java.io.IOException
+    {
+        try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw"))
+        {
+            raf.setLength(size);
+        }
+        return file;
+    }
+
     /** {@code n} bytes of {@code file} at {@code offset}, read directly, to check what reached the disk. */
     public static byte[] fileBytes(final Path file, final long offset, final int n) throws Exception
     {

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
@@ -91,10 +90,7 @@ class QemuVmTest
         final Path disk = Files.createTempFile("aoe-vm-disk-", ".img");
         try (QemuVm.Tap tap = QemuVm.Tap.create())
         {
-            try (RandomAccessFile file = new RandomAccessFile(disk.toFile(), "rw"))
-            {
-                file.setLength(DISK_BYTES);
-            }
+            BulkIo.sparseFile(disk, DISK_BYTES);
             final Process vblade = new ProcessBuilder("vblade", "0", "1", tap.name(), disk.toString())
                 .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.DISCARD)

@@ -9,7 +9,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -47,10 +46,7 @@ final class VethRigTest
         Prerequisites.requireCommand("ip", "iproute2");
         Prerequisites.requireCommand("vblade", "vblade");
         disk = dir.resolve("disk.img");
-        try (RandomAccessFile file = new RandomAccessFile(disk.toFile(), "rw"))
-        {
-            file.setLength(1 << 20);
-        }
+        BulkIo.sparseFile(disk, 1 << 20);
     }
 
     /** Sends AoE config queries on one transport and hands back the replies to its tags. */

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -70,10 +69,7 @@ class AoeTargetInitiatorTest
     private Path sparseFile(final long size) throws Exception
     {
         final Path f = dir.resolve("disk.img");
-        try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "rw"))
-        {
-            raf.setLength(size);
-        }
+        BulkIo.sparseFile(f, size);
         return f;
     }
 

@@ -3,7 +3,6 @@ package org.aoemp.target;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
@@ -12,6 +11,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
 
+import org.aoemp.testing.BulkIo;
 import org.aoemp.testing.Prerequisites;
 import org.aoemp.testing.ProcessRunner;
 import org.aoemp.testing.QemuVm;
@@ -74,15 +74,7 @@ class AoeTargetVmTest
         final Path disk = Files.createTempFile("aoe-target-vm-", ".img");
         try (QemuVm.Tap tap = QemuVm.Tap.create())
         {
-            try (RandomAccessFile file = new RandomAccessFile(disk.toFile(), "rw"))
-            {
-                file.setLength(DISK_BYTES);
-            }
-            // java.net.NetworkInterface (which the transports look interfaces up with) only lists
-            // interfaces that hold an IPv4 or IPv6 address; the tap has IPv6 off and no carrier
-            // until qemu opens it, so it gets a link-scope IPv4 address no one will ever use.
-            ProcessRunner.check("ip", "addr", "add", "169.254." + (1 + (int)(Math.random() * 250)) + "." + (1 + (int)(Math.random() * 250))
-                + "/32", "scope", "link", "dev", tap.name());
+            BulkIo.sparseFile(disk, DISK_BYTES);
             final VmResult result;
             final TargetStats stats;
             try (AoeTarget target = AoeTarget.open(TargetOptions.of(0, 1, disk), "afpacket", List.of(tap.name())))

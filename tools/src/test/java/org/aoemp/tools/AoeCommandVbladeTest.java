@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.io.RandomAccessFile;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,6 +14,7 @@ import java.util.List;
 import java.util.Random;
 import java.util.stream.Stream;
 
+import org.aoemp.testing.BulkIo;
 import org.aoemp.testing.Prerequisites;
 import org.aoemp.testing.VethRig;
 import org.junit.jupiter.api.AfterAll;
@@ -59,10 +59,7 @@ class AoeCommandVbladeTest
         Prerequisites.requireCommand("vblade", "vblade");
         dir = Files.createTempDirectory("aoe-cli-test");
         disk = dir.resolve("disk.img");
-        try (RandomAccessFile raf = new RandomAccessFile(disk.toFile(), "rw"))
-        {
-            raf.setLength(32 * MIB);
-        }
+        BulkIo.sparseFile(disk, 32 * MIB);
         rig = VethRig.builder().pairs(1).build();
         vblade = rig.startVblade(7, 3, 0, disk);
         ifName = rig.initiatorIf(0);

@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 
 import org.aoemp.bench.JsonText;
+import org.aoemp.testing.BulkIo;
 import org.aoemp.testing.Prerequisites;
 import org.aoemp.testing.VethRig;
 import org.junit.jupiter.api.Test;
@@ -31,10 +32,7 @@ class BenchVbladeTest
         Prerequisites.requireRoot();
         Prerequisites.requireCommand("vblade", "vblade");
         final Path disk = dir.resolve("disk.img");
-        try (RandomAccessFile raf = new RandomAccessFile(disk.toFile(), "rw"))
-        {
-            raf.setLength(16 << 20);
-        }
+        BulkIo.sparseFile(disk, 16 << 20);
         try (VethRig rig = VethRig.builder().pairs(1).build())
         {
             rig.startVblade(4, 2, 0, disk);

@@ -3,7 +3,6 @@ package org.aoemp.tools;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.RandomAccessFile;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,6 +17,7 @@ import org.aoemp.initiator.DeviceOptions;
 import org.aoemp.initiator.Initiator;
 import org.aoemp.initiator.TargetAddress;
 import org.aoemp.nbd.NbdServer;
+import org.aoemp.testing.BulkIo;
 import org.aoemp.testing.Prerequisites;
 import org.aoemp.testing.QemuVm;
 import org.aoemp.testing.VethRig;
@@ -65,10 +65,7 @@ class KernelNbdClientTest
         Prerequisites.requireCommand("vblade", "vblade");
         QemuVm.requirePrerequisites();
         final Path disk = dir.resolve("disk.img");
-        try (RandomAccessFile raf = new RandomAccessFile(disk.toFile(), "rw"))
-        {
-            raf.setLength(64L << 20);
-        }
+        BulkIo.sparseFile(disk, 64L << 20);
         try (VethRig rig = VethRig.builder().pairs(1).build())
         {
             rig.startVblade(5, 1, 0, disk);

@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
-import java.io.RandomAccessFile;
 import java.net.ServerSocket;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
@@ -20,6 +19,7 @@ import java.util.Random;
 import java.util.concurrent.TimeUnit;
 
 import org.aoemp.bench.JsonText;
+import org.aoemp.testing.BulkIo;
 import org.aoemp.testing.Prerequisites;
 import org.aoemp.testing.VethRig;
 import org.junit.jupiter.api.Test;
@@ -65,10 +65,7 @@ class LiveStatsTest
         Prerequisites.requireCommand("nbdcopy", "libnbd-bin");
         final Path runDir = Files.createDirectories(dir.resolve("run"));
         final Path disk = dir.resolve("disk.img");
-        try (RandomAccessFile raf = new RandomAccessFile(disk.toFile(), "rw"))
-        {
-            raf.setLength(16L << 20);
-        }
+        BulkIo.sparseFile(disk, 16L << 20);
         // A socket whose process is gone: bound, then the listener closed, the file left behind.
         final Path stale = runDir.resolve("2147483000.sock");
         try (ServerSocketChannel dead = ServerSocketChannel.open(StandardProtocolFamily.UNIX))

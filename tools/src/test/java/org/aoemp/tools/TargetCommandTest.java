@@ -32,6 +32,7 @@ import org.aoemp.initiator.Initiator;
 import org.aoemp.initiator.TargetAddress;
 import org.aoemp.protocol.MacAddress;
 import org.aoemp.target.AoeTarget;
+import org.aoemp.testing.BulkIo;
 import org.aoemp.testing.Prerequisites;
 import org.aoemp.testing.VethRig;
 import org.junit.jupiter.api.AfterEach;
@@ -145,10 +146,7 @@ class TargetCommandTest
     private Path file(final long size) throws IOException
     {
         final Path f = dir.resolve("disk.img");
-        try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "rw"))
-        {
-            raf.setLength(size);
-        }
+        BulkIo.sparseFile(f, size);
         return f;
     }
 
