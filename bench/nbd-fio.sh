@@ -18,6 +18,9 @@
 #   ROUNDS=5 RUNTIME=20 SIZE=1G AOE_TARGET=vblade bench/nbd-fio.sh
 #   BRIDGE_JVM_OPTS='-XX:StartFlightRecording=filename=/tmp/b.jfr' bench/nbd-fio.sh   # profile the bridges
 #   RAW_DIR=dir keeps the fio JSON of every measurement.
+#   BASELINE_JAR=/path/aoe-before.jar adds a fourth server, the bridge over AoE built from that jar
+#   (its own target from the same jar, or vblade, on the same veth), measured in the same rounds,
+#   and a table of this build against it: before/after of a change, side by side.
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
@@ -25,11 +28,12 @@ RUNTIME=${RUNTIME:-10}
 RAMP=${RAMP:-2}
 SIZE=${SIZE:-512M}
 AOE_TARGET=${AOE_TARGET:-aoe}
+BASELINE_JAR=${BASELINE_JAR:-}
 BRIDGE_JVM_OPTS=${BRIDGE_JVM_OPTS:-}
 for arg in "$@"; do
     case "$arg" in
         --quick) ROUNDS=1; RUNTIME=2; RAMP=1; SIZE=128M ;;
-        -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "nbd-fio: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -43,6 +47,7 @@ for tool in fio nbdkit python3 ip; do
 done
 [ "$AOE_TARGET" = aoe ] || [ "$AOE_TARGET" = vblade ] || die "AOE_TARGET is aoe or vblade, not '$AOE_TARGET'"
 [ "$AOE_TARGET" = aoe ] || command -v vblade >/dev/null || die "AOE_TARGET=vblade needs vblade"
+[ -z "$BASELINE_JAR" ] || [ -f "$BASELINE_JAR" ] || die "BASELINE_JAR $BASELINE_JAR is not a file"
 fio --enghelp=nbd >/dev/null 2>&1 || die "this fio has no nbd engine (Debian's fio has it)"
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -107,25 +112,32 @@ ip link set "$host_if" mtu 9000 up
 ip -n "$ns" link set "$target_if" mtu 9000 up
 ip -n "$ns" link set lo up
 mkdir "$tmp/disk"
-mount -t tmpfs -o "size=$(( $(numfmt --from=iec "$SIZE") / 1048576 + 16 ))m" "nbdfio$tag" "$tmp/disk"
+disks=1; [ -z "$BASELINE_JAR" ] || disks=2
+mount -t tmpfs -o "size=$(( disks * ($(numfmt --from=iec "$SIZE") / 1048576) + 16 ))m" "nbdfio$tag" "$tmp/disk"
 truncate -s "$SIZE" "$tmp/disk/disk.img"
+[ -z "$BASELINE_JAR" ] || truncate -s "$SIZE" "$tmp/disk/base.img"
 
 declare -A port
 port[nbdkit]=$(free_port)
 port[bridge]=$(free_port)
 port[aoe]=$(free_port)
+port[aoe-base]=$(free_port)
 bridge_jvm=("$java" --enable-native-access=ALL-UNNAMED)
 # shellcheck disable=SC2206
 [ -z "$BRIDGE_JVM_OPTS" ] || bridge_jvm+=($BRIDGE_JVM_OPTS)
 
-if [ "$AOE_TARGET" = aoe ]; then
-    ip netns exec "$ns" "$java" --enable-native-access=ALL-UNNAMED -jar "$jar" \
-        target "$shelf" "$slot" "$tmp/disk/disk.img" -i "$target_if" >"$tmp/target.log" 2>&1 &
-else
-    ip netns exec "$ns" vblade "$shelf" "$slot" "$target_if" "$tmp/disk/disk.img" >"$tmp/target.log" 2>&1 &
-fi
-pids+=($!)
-target_pid=$!
+# start_target JAR SHELF FILE LOG: our target from JAR (or vblade) in the netns; sets target_pid.
+start_target() {
+    if [ "$AOE_TARGET" = aoe ]; then
+        ip netns exec "$ns" "$java" --enable-native-access=ALL-UNNAMED -jar "$1" \
+            target "$2" "$slot" "$3" -i "$target_if" >"$4" 2>&1 &
+    else
+        ip netns exec "$ns" vblade "$2" "$slot" "$target_if" "$3" >"$4" 2>&1 &
+    fi
+    pids+=($!)
+    target_pid=$!
+}
+start_target "$jar" "$shelf" "$tmp/disk/disk.img" "$tmp/target.log"
 
 nbdkit -f -i 127.0.0.1 -p "${port[nbdkit]}" memory "$SIZE" >"$tmp/nbdkit.log" 2>&1 &
 pids+=($!)
@@ -146,6 +158,17 @@ server_pids[aoe]="$! $target_pid"   # the server side of the AoE case is the bri
 wait_nbd "${port[aoe]}" $! aoe
 
 servers=(nbdkit bridge aoe)
+if [ -n "$BASELINE_JAR" ]; then
+    base_shelf=$(( (shelf + 1) % 65000 ))
+    start_target "$BASELINE_JAR" "$base_shelf" "$tmp/disk/base.img" "$tmp/target-base.log"
+    base_target_pid=$target_pid
+    "${bridge_jvm[@]}" -jar "$BASELINE_JAR" nbd "e$base_shelf.$slot" -i "$host_if" -t 30s \
+        --listen "127.0.0.1:${port[aoe-base]}" >"$tmp/aoe-base.log" 2>&1 &
+    pids+=($!)
+    server_pids[aoe-base]="$! $base_target_pid"
+    wait_nbd "${port[aoe-base]}" $! aoe-base
+    servers+=(aoe-base)
+fi
 workloads=("randread 4k 1" "randread 4k 32" "randwrite 4k 32" "read 1M 8")
 raw=${RAW_DIR:-$tmp/raw}
 mkdir -p "$raw"
@@ -176,7 +199,8 @@ done
 
 for round in $(seq 1 "$ROUNDS"); do
     # Rotate the server order each round: whichever runs first after a workload change is not always the same.
-    order=("${servers[@]:$(( (round - 1) % 3 ))}" "${servers[@]:0:$(( (round - 1) % 3 ))}")
+    k=$(( (round - 1) % ${#servers[@]} ))
+    order=("${servers[@]:$k}" "${servers[@]:0:$k}")
     for w in "${workloads[@]}"; do
         read -r rw bs qd <<<"$w"
         for s in "${order[@]}"; do
@@ -204,14 +228,15 @@ echo "$started, $(nproc) vCPUs ($cpu_model), kernel $(uname -r), $(fio --version
      "(other work shared the machine). $ROUNDS round(s) of ${RUNTIME} s + ${RAMP} s ramp per cell, servers interleaved;" \
      "cells are the median over the rounds (IOPS min–max in parentheses)."
 echo
-python3 - "$raw" "$ROUNDS" "$AOE_TARGET" "$(getconf CLK_TCK)" <<'EOF'
+python3 - "$raw" "$ROUNDS" "$AOE_TARGET" "$(getconf CLK_TCK)" "$(basename "${BASELINE_JAR:-none}")" <<'EOF'
 import glob, json, os, statistics, sys
 
-raw, rounds, aoe_target, hz = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+raw, rounds, aoe_target, hz, baseline = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5]
 workloads = [("randread", "4k", "1"), ("randread", "4k", "32"), ("randwrite", "4k", "32"), ("read", "1M", "8")]
 names = {"nbdkit": "nbdkit memory",
          "bridge": "bridge, `--backend memory`",
-         "aoe": "bridge over AoE (" + ("`aoe target`" if aoe_target == "aoe" else "vblade") + ", veth MTU 9000)"}
+         "aoe": "bridge over AoE (" + ("`aoe target`" if aoe_target == "aoe" else "vblade") + ", veth MTU 9000)",
+         "aoe-base": "the same from `" + baseline + "` (baseline)"}
 
 def load(server, w):
     out = {}
@@ -262,7 +287,7 @@ print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 missed = 0
 for w in workloads:
     ref = load("nbdkit", w)
-    for s in ("nbdkit", "bridge", "aoe"):
+    for s in ("nbdkit", "bridge", "aoe", "aoe-base"):
         rows = load(s, w)
         if not rows:
             continue
@@ -284,10 +309,21 @@ for w in workloads:
 print()
 print(f"Targets missed: {missed}." if missed else "Every target met.")
 print()
+if load("aoe-base", workloads[0]):
+    print("This build against the baseline jar (bridge over AoE), each round's figure divided by the baseline's in the "
+          "same round, median (min–max):")
+    print()
+    print("| workload | IOPS after/before | mean lat after/before | CPU/IO after/before |")
+    print("|---|---|---|---|")
+    for w in workloads:
+        after, before = load("aoe", w), load("aoe-base", w)
+        print(f"| {w[0]} {w[1]} QD{w[2]} | {fmt_ratio(ratio(after, before, 'iops'), True)} "
+              f"| {fmt_ratio(ratio(after, before, 'mean'), False)} | {fmt_ratio(ratio(after, before, 'cpu'), False)} |")
+    print()
 print("Ratios are the median over the rounds of each round's figure divided by nbdkit's in the same round (min–max "
       "in parentheses). Server CPU/IO: user + system CPU of the server processes (for AoE: bridge + target) over the "
       "measured window, per I/O; it is steadier than IOPS when other work competes for the two vCPUs.")
 EOF
 echo
 echo "Reproduce: \`bench/nbd-fio.sh\` as root from the repository root (needs fio, nbdkit, python3; builds" \
-     "\`tools/target/aoe.jar\` if needed; \`--quick\` for a smoke run; ROUNDS, RUNTIME, RAMP, SIZE, AOE_TARGET=aoe|vblade)."
+     "\`tools/target/aoe.jar\` if needed; \`--quick\` for a smoke run; ROUNDS, RUNTIME, RAMP, SIZE, AOE_TARGET=aoe|vblade; BASELINE_JAR=old.jar adds the same build before a change, side by side)."
