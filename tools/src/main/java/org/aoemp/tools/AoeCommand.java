@@ -27,6 +27,7 @@ public final class AoeCommand implements Runnable
 {
     /** Exit status for a failure that is not a usage error (target absent, I/O error, permission). */
     public static final int EXIT_FAILURE = 1;
+    private static final String LOGGING = "logging";
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -51,9 +52,47 @@ public final class AoeCommand implements Runnable
     public static CommandLine commandLine()
     {
         final CommandLine cl = new CommandLine(new AoeCommand());
+        for (final CommandLine sub : cl.getSubcommands().values())
+        {
+            if (!"help".equals(sub.getCommandName()))
+            {
+                sub.addMixin(LOGGING, new LoggingOptions());
+            }
+        }
+        cl.setExecutionStrategy(AoeCommand::runWithLogging);
         cl.setExecutionExceptionHandler(AoeCommand::handle);
         cl.setCaseInsensitiveEnumValuesAllowed(true);
         return cl;
+    }
+
+    /** Sets up the log backend from the executed subcommand's {@code --log-level}/{@code -q}, then runs it. */
+    private static int runWithLogging(final CommandLine.ParseResult parsed)
+    {
+        CommandLine.ParseResult last = parsed;
+        while (last.hasSubcommand())
+        {
+            last = last.subcommand();
+        }
+        final Object mixin = last.commandSpec().mixins().containsKey(LOGGING)
+            ? last.commandSpec().mixins().get(LOGGING).userObject() : null;
+        if (mixin instanceof LoggingOptions options)
+        {
+            final java.util.logging.Level level;
+            try
+            {
+                level = options.effectiveLevel(last.commandSpec().name());
+            }
+            catch (final IllegalArgumentException e)
+            {
+                throw new CommandLine.ParameterException(last.commandSpec().commandLine(), e.getMessage());
+            }
+            LoggingOptions.apply(level);
+        }
+        else
+        {
+            LoggingOptions.apply(java.util.logging.Level.WARNING);
+        }
+        return new CommandLine.RunLast().execute(parsed);
     }
 
     private static int handle(final Exception e, final CommandLine cl, final CommandLine.ParseResult parsed)
