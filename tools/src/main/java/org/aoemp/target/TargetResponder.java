@@ -20,7 +20,7 @@ import org.aoemp.protocol.ReserveHeader;
  * test prefix, set (only while no string is set, else AoE error 4), force set; a query too short
  * to hold the argument is a read, a string longer than 1024 bytes or an unknown ccmd gets AoE
  * error 2, a test that does not match is not answered. MAC Mask List: read, edit (at most 32
- * masks, merror 1 for an unknown directive and 2 for a full list; the directives before a failed
+ * masks, merror 2 for an unknown directive and 3 for a full list; the directives before a failed
  * one stay applied); while the list is not empty, frames from other MACs are ignored without a
  * word. Reserve/Release: read, set (only if not reserved or the sender is on the list, else AoE
  * error 6), force set; while reserved, ATA commands from other MACs except IDENTIFY get AoE error
