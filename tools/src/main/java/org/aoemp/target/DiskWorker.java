@@ -63,6 +63,8 @@ final class DiskWorker implements Agent
     // worker thread only
     private int emptyLooks;
     private DiskCommand held;
+    /** The MAC the held command came from (read before its header is turned into the reply's). */
+    private long heldFrom;
     private int phase;
 
     /**
@@ -132,6 +134,7 @@ final class DiskWorker implements Agent
             return 0;
         }
         held = c;
+        heldFrom = c.header.src();
         phase = OTHER;
         queue.ensureWatcher();
         execute(c);
@@ -212,7 +215,7 @@ final class DiskWorker implements Agent
     /** Sends {@code c}'s reply: the request's headers turned around, the status, and {@code length} bytes in all. */
     private void reply(final DiskCommand c, final int status, final int error, final int length)
     {
-        TargetResponder.respond(c.header, nicMac, AoeHeader.FLAG_RESPONSE, shelf, slot);
+        TargetResponder.respond(c.header, heldFrom, nicMac, AoeHeader.FLAG_RESPONSE, shelf, slot);
         c.ata.cmdStatus(status).errFeature(error).sectorCount(status == TargetResponder.STATUS_OK ? 0 : c.count);
         if ((status & AtaHeader.STATUS_ERR) != 0)
         {

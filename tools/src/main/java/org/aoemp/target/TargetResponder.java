@@ -538,18 +538,19 @@ final class TargetResponder
 
     /**
      * Turns the request header {@code h} wraps into the header of its response from the NIC with
-     * MAC {@code nicMac}: addressed back to the requester, version 1, {@code flags}, and the
-     * target's own shelf and slot, never the wildcards a query may have used. Any thread, on its own flyweight.
+     * MAC {@code nicMac}: addressed back to {@code requester} (the request's source), version 1,
+     * {@code flags}, and the target's own shelf and slot, never the wildcards a query may have
+     * used. The requester is passed in, so a header already turned around can be turned again.
+     * Any thread, on its own flyweight.
      */
-    static void respond(final AoeHeader h, final long nicMac, final int flags, final int shelf, final int slot)
+    static void respond(final AoeHeader h, final long requester, final long nicMac, final int flags, final int shelf, final int slot)
     {
-        final long requester = h.src();
         h.dst(requester).src(nicMac).versionFlags(AoeHeader.VERSION, flags).shelf(shelf).slot(slot);
     }
 
     private void respond(final AoeHeader h, final long mac, final int flags)
     {
-        respond(h, mac, flags, shelf, slot);
+        respond(h, h.src(), mac, flags, shelf, slot);
     }
 
     /** Pads {@code frame[length, 60)} with zeros (Ethernet's minimum); returns the padded length. Any thread, on its own buffer. */
