@@ -66,7 +66,7 @@ final class DiskQueue
      * how often an idle worker looks up (to notice that its runner is closing, which also unparks
      * it, or, were a wake-up ever lost, that it has been chosen).
      */
-    static final long SLEEP_PARK_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
+    static final long SLEEP_PARK_NANOS = TimeUnit.SECONDS.toNanos(1);
 
     /** Stands in {@link #watcher} while a submitter or worker is choosing one. */
     private static final Object CHOOSING = new Object();
