@@ -14,8 +14,11 @@ package org.aoemp.target;
  * @param flushes          FLUSH CACHE (EXT) commands that synced the file
  * @param ataErrors        ATA commands answered with status ERR (aborted, out of range, I/O error)
  * @param aoeErrors        requests answered with an AoE error (E flag)
- * @param ioErrors         file reads, writes or syncs that failed
+ * @param ioErrors         file reads, writes or syncs that failed (each answered with status ERR)
  * @param sendFailures     replies the transport refused (link down, queue full)
+ * @param workerErrors     throwables the disk workers' runners caught and logged: every failed read,
+ *                         write or sync, and any fault of a worker itself (its command is answered
+ *                         with status ERR all the same)
  */
 public record TargetStats(
     long framesReceived,
@@ -30,6 +33,7 @@ public record TargetStats(
     long ataErrors,
     long aoeErrors,
     long ioErrors,
-    long sendFailures)
+    long sendFailures,
+    long workerErrors)
 {
 }

@@ -1,0 +1,69 @@
+package org.aoemp.target;
+
+import java.nio.ByteBuffer;
+
+import org.aoemp.transport.FrameHandler;
+import org.aoemp.transport.FrameTransport;
+
+/**
+ * The receive side of one NIC: the handler its transport calls for every frame. It lets the
+ * {@link TargetResponder} decide, sends what needs no disk (config, masks, reservations,
+ * IDENTIFY, CHECK POWER, errors) at once from the responder's buffer, and copies a command that
+ * needs the disk (read, write, flush) into a free {@link DiskCommand} of the NIC's
+ * {@link DiskQueue} for its workers. It never waits: with every buffer of the NIC held, the
+ * command is dropped (counted in {@code busyDrops}), as the protocol allows. Nothing is
+ * allocated and nothing locks per frame.
+ *
+ * <p>Threading: {@link #onFrame} on the NIC's receive thread only, which owns this object and its
+ * responder.
+ */
+final class TargetReceiver implements FrameHandler
+{
+    private final FrameTransport nic;
+    private final TargetResponder responder;
+    private final DiskQueue disk;
+    private final TargetCounters counters;
+
+    TargetReceiver(final FrameTransport nic, final TargetResponder responder, final DiskQueue disk, final TargetCounters counters)
+    {
+        this.nic = nic;
+        this.responder = responder;
+        this.disk = disk;
+        this.counters = counters;
+    }
+
+    @Override
+    public void onFrame(final ByteBuffer frame, final int length)
+    {
+        switch (responder.handle(frame, length))
+        {
+            case TargetResponder.REPLY ->
+            {
+                if (!nic.send(responder.reply(), responder.replyLength()))
+                {
+                    counters.sendFailures.increment();
+                }
+            }
+            case TargetResponder.DISK -> dispatch(frame);
+            default ->
+            {
+            }
+        }
+    }
+
+    /** Copies the command into a free buffer and queues it for the workers; drops it when none is free. */
+    private void dispatch(final ByteBuffer frame)
+    {
+        final DiskCommand c = disk.claim();
+        if (c == null)
+        {
+            counters.busyDrops.increment();
+            return;
+        }
+        c.frame.put(0, frame, 0, responder.diskCopyLength());
+        c.op = responder.diskOp();
+        c.lba = responder.diskLba();
+        c.count = responder.diskCount();
+        disk.submit(c);
+    }
+}
