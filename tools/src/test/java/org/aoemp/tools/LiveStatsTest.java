@@ -18,10 +18,10 @@ import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 
-import org.aoemp.bench.JsonText;
 import org.aoemp.testing.BulkIo;
 import org.aoemp.testing.Prerequisites;
 import org.aoemp.testing.VethRig;
+import org.aoemp.util.JsonText;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
