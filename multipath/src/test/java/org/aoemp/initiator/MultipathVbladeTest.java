@@ -15,6 +15,7 @@ import java.util.concurrent.TimeUnit;
 
 import org.aoemp.testing.BulkIo;
 import org.aoemp.testing.Prerequisites;
+import org.aoemp.testing.RealPeer;
 import org.aoemp.testing.VethRig;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -27,6 +28,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * Multipath against real vblades: one vblade per veth pair on the same file (the usual
  * redundant-NIC setup), with links pulled, loss injected and targets killed under load.
  */
+@RealPeer
 class MultipathVbladeTest
 {
     private static final long MIB = 1 << 20;

@@ -21,6 +21,7 @@ import org.junit.jupiter.api.Test;
  * The VM rig itself: Debian's kernel boots under TCG with nbd and aoe loaded, exit statuses come back, and the
  * kernel's aoe initiator talks to the reference target (vblade) on the host through a tap device.
  */
+@RealPeer
 class QemuVmTest
 {
     private static final long DISK_BYTES = 64L << 20;

@@ -29,6 +29,7 @@ import org.junit.jupiter.api.io.TempDir;
  * The rig against real vblade: a config query broadcast from the root namespace is answered from
  * the namespace; faults work; close leaves nothing behind; leftovers of dead runs are swept.
  */
+@RealPeer
 final class VethRigTest
 {
     private static final int SHELF = 7;

@@ -19,6 +19,7 @@ import org.aoemp.initiator.PathStats;
 import org.aoemp.initiator.TargetAddress;
 import org.aoemp.testing.BulkIo;
 import org.aoemp.testing.Prerequisites;
+import org.aoemp.testing.RealPeer;
 import org.aoemp.testing.VethRig;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -30,6 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
  * rig's network namespace, serving one file on both target ends of two veth pairs: one target,
  * two MACs, two paths. Data must equal the backing file, also after a link is pulled mid-write.
  */
+@RealPeer
 class AoeTargetInitiatorTest
 {
     private static final long MIB = 1 << 20;

@@ -34,6 +34,7 @@ import org.aoemp.protocol.MacAddress;
 import org.aoemp.target.AoeTarget;
 import org.aoemp.testing.BulkIo;
 import org.aoemp.testing.Prerequisites;
+import org.aoemp.testing.RealPeer;
 import org.aoemp.testing.VethRig;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -197,6 +198,7 @@ class TargetCommandTest
         }
     }
 
+    @RealPeer
     @Test
     void readOnlyShouldRefuseWritesWithEioAndServeReads() throws Exception
     {
@@ -219,6 +221,7 @@ class TargetCommandTest
         assertArrayEquals(content, Arrays.copyOf(Files.readAllBytes(disk), (int)MIB), "file untouched");
     }
 
+    @RealPeer
     @Test
     void thePcapTransportShouldServeToo() throws Exception
     {
@@ -235,6 +238,7 @@ class TargetCommandTest
         assertEquals(8, d.pathStats().getFirst().bufferCount(), "-b 8 advertised");
     }
 
+    @RealPeer
     @Test
     void macListShouldLeaveOtherInitiatorsUnanswered() throws Exception
     {
@@ -250,6 +254,7 @@ class TargetCommandTest
         d.writeAsync(0, ByteBuffer.wrap(new byte[4096])).get(10, TimeUnit.SECONDS);
     }
 
+    @RealPeer
     @Test
     void offsetAndLengthShouldExposeExactlyThatWindowOfTheFile() throws Exception
     {
@@ -271,6 +276,7 @@ class TargetCommandTest
         assertThrows(ExecutionException.class, () -> d.readAsync(2 * MIB, ByteBuffer.allocate(512)).get(10, TimeUnit.SECONDS));
     }
 
+    @RealPeer
     @Test
     void reservationsShouldRefuseTheOtherInitiatorWithAoeError6ButLetItIdentify() throws Exception
     {
@@ -298,6 +304,7 @@ class TargetCommandTest
         b.readAsync(0, ByteBuffer.allocate(4096)).get(10, TimeUnit.SECONDS);
     }
 
+    @RealPeer
     @Test
     void maskCommandShouldAddReadAndDeleteEntries() throws Exception
     {
@@ -318,6 +325,7 @@ class TargetCommandTest
         assertEquals(0, aoeQuick("mask", "7", "3", "-i", rig.initiatorIf(1)).exit(), "everyone is answered again");
     }
 
+    @RealPeer
     @Test
     void cfgCommandShouldReadSetAndTestTheConfigString() throws Exception
     {
@@ -377,6 +385,7 @@ class TargetCommandTest
         }
     }
 
+    @RealPeer
     @Test
     void anUnprivilegedUserShouldBeToldWhatPermissionIsMissing() throws Exception
     {
