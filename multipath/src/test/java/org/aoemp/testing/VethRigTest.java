@@ -12,6 +12,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -215,12 +216,7 @@ final class VethRigTest
 
     private static void awaitUp(final FrameTransport transport, final boolean up) throws InterruptedException
     {
-        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(3);
-        while (transport.isUp() != up)
-        {
-            assertTrue(System.nanoTime() < deadline, transport.name() + " did not become " + (up ? "up" : "down"));
-            Thread.sleep(5);
-        }
+        Await.until(Duration.ofSeconds(10), () -> transport.isUp() == up, transport.name() + " did not become " + (up ? "up" : "down"));
     }
 
     @Test

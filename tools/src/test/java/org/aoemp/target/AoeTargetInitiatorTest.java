@@ -17,6 +17,7 @@ import org.aoemp.initiator.DeviceOptions;
 import org.aoemp.initiator.Initiator;
 import org.aoemp.initiator.PathStats;
 import org.aoemp.initiator.TargetAddress;
+import org.aoemp.testing.Await;
 import org.aoemp.testing.BulkIo;
 import org.aoemp.testing.Prerequisites;
 import org.aoemp.testing.RealPeer;
@@ -83,12 +84,15 @@ class AoeTargetInitiatorTest
             "-i", rig.targetIf(0), "-i", rig.targetIf(1));
         initiator = Initiator.open("afpacket", List.of(rig.initiatorIf(0), rig.initiatorIf(1)), Duration.ofSeconds(60));
         final AoeDevice device = initiator.open(E7_3, options);
-        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        while (device.pathStats().size() < 2 && System.nanoTime() < deadline)
+        Await.reached(Duration.ofSeconds(30), () ->
         {
+            if (device.pathStats().size() >= 2)
+            {
+                return true;
+            }
             initiator.queryConfig();
-            Thread.sleep(50);
-        }
+            return false;
+        });
         assertEquals(2, device.pathStats().size(), "one path per veth pair: " + device.pathStats());
         return device;
     }

@@ -32,6 +32,7 @@ import org.aoemp.initiator.Initiator;
 import org.aoemp.initiator.TargetAddress;
 import org.aoemp.protocol.MacAddress;
 import org.aoemp.target.AoeTarget;
+import org.aoemp.testing.Await;
 import org.aoemp.testing.BulkIo;
 import org.aoemp.testing.Prerequisites;
 import org.aoemp.testing.RealPeer;
@@ -99,18 +100,14 @@ class TargetCommandTest
                 cl.setErr(new PrintWriter(err, true));
                 exit = cl.execute(argv);
             });
-            final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-            while (!out.toString().contains("aoe target: serving"))
+            Await.reached(Duration.ofSeconds(20), () -> out.toString().contains("aoe target: serving") || !thread.isAlive());
+            if (!out.toString().contains("aoe target: serving"))
             {
                 if (!thread.isAlive())
                 {
                     throw new IllegalStateException("aoe target ended with " + exit + ": " + err + out);
                 }
-                if (System.nanoTime() > deadline)
-                {
-                    throw new IllegalStateException("aoe target did not start within 20 s: " + err + out);
-                }
-                Thread.sleep(10);
+                throw new IllegalStateException("aoe target did not start within 20 s: " + err + out);
             }
         }
 
