@@ -13,6 +13,8 @@ import java.util.TreeSet;
 
 import org.HdrHistogram.Histogram;
 import org.HdrHistogram.HistogramIterationValue;
+import org.aoemp.util.Format;
+import org.aoemp.util.JsonText;
 
 /**
  * One self-contained HTML page for a run: the summary table, the latency-by-percentile plot,

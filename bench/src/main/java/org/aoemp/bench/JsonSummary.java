@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Map;
 
 import org.HdrHistogram.Histogram;
+import org.aoemp.util.JsonText;
 
 /**
  * The machine-readable summary of a run ({@code aoe bench --json}). Latencies are in

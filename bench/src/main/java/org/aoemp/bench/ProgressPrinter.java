@@ -4,6 +4,7 @@ import java.io.PrintWriter;
 import java.util.Locale;
 
 import org.HdrHistogram.Histogram;
+import org.aoemp.util.Format;
 
 /**
  * One line per interval: IOPS and MB/s of the interval, p50/p99 of the phase so far, and each

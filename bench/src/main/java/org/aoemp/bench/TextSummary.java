@@ -3,6 +3,7 @@ package org.aoemp.bench;
 import java.util.Locale;
 
 import org.HdrHistogram.Histogram;
+import org.aoemp.util.Format;
 
 /** The human-readable end-of-run summary. */
 public final class TextSummary

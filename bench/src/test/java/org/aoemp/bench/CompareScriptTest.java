@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import org.aoemp.testing.Prerequisites;
+import org.aoemp.testing.RealPeer;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -22,6 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
  * and a temporary results file: only the text between a section's markers changes, every other
  * byte stays; failing or missing scripts leave their sections alone; {@code --quick} is passed on.
  */
+@RealPeer
 class CompareScriptTest
 {
     private static final Path SCRIPT = Path.of("..", "bench", "compare").toAbsolutePath().normalize();

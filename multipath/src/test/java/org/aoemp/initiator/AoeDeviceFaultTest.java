@@ -18,6 +18,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 import org.aoemp.block.IoError;
 import org.aoemp.protocol.AtaHeader;
+import org.aoemp.testing.Await;
 import org.aoemp.testing.ScriptedTarget;
 import org.aoemp.testing.ScriptedTarget.Fate;
 import org.aoemp.transport.MemoryHub;
@@ -143,8 +144,9 @@ class AoeDeviceFaultTest
     }
 
     /** Holds back the first copy of the first write to sector {@code lba} for {@code millis} on the hub. */
-    private void delayFirstCopyOfWriteTo(final long lba, final long millis)
+    private CountDownLatch delayFirstCopyOfWriteTo(final long lba, final long millis)
     {
+        final CountDownLatch delivered = new CountDownLatch(1); // opens when the held-back copy is let go
         final java.util.concurrent.ScheduledExecutorService later = java.util.concurrent.Executors.newSingleThreadScheduledExecutor();
         final java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
         hub.interceptor((source, frame, forward) ->
@@ -156,24 +158,30 @@ class AoeDeviceFaultTest
                 && a.cmdStatus() == AtaHeader.ATA_WRITE_EXT && a.lba() == lba;
             if (write && done.compareAndSet(false, true))
             {
-                later.schedule(() -> forward.deliver(frame), millis, TimeUnit.MILLISECONDS);
+                later.schedule(() ->
+                {
+                    forward.deliver(frame);
+                    delivered.countDown();
+                }, millis, TimeUnit.MILLISECONDS);
             }
             else
             {
                 forward.deliver(frame);
             }
         });
+        return delivered;
     }
 
     private void olderWriteDelayedThenNewerWrite(final DeviceOptions options) throws Exception
     {
         open(options);
-        delayFirstCopyOfWriteTo(64, 300);
+        final CountDownLatch lateCopyDelivered = delayFirstCopyOfWriteTo(64, 300);
         final byte[] older = random(1024, 21);
         final byte[] newer = random(1024, 22);
         device.writeAsync(64 * 512, ByteBuffer.wrap(older)).get(10, TimeUnit.SECONDS); // completes via the retransmission
         device.writeAsync(64 * 512, ByteBuffer.wrap(newer)).get(10, TimeUnit.SECONDS);
-        Thread.sleep(600); // the held-back copy has surely landed by now
+        assertTrue(lateCopyDelivered.await(30, TimeUnit.SECONDS), "the held-back copy was let go");
+        device.readAsync(0, ByteBuffer.allocate(512)).get(10, TimeUnit.SECONDS); // queued behind it at the target: it has landed
         final byte[] onDisk = new byte[1024];
         System.arraycopy(target.disk(), 64 * 512, onDisk, 0, 1024);
         assertArrayEquals(newer, onDisk, "the newer write survived the late copy of the older one");
@@ -292,11 +300,7 @@ class AoeDeviceFaultTest
         assertTrue(state == PathState.DOWN || state == PathState.PROBING, "path is down or probing, was " + state);
 
         target.script((n, cmd, lba, sectors) -> Fate.SEND);
-        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (device.pathStats().get(0).state() != PathState.UP && System.nanoTime() < deadline)
-        {
-            Thread.sleep(10);
-        }
+        Await.reached(Duration.ofSeconds(10), () -> device.pathStats().get(0).state() == PathState.UP);
         assertEquals(PathState.UP, device.pathStats().get(0).state(), "a probe brought the path back");
         roundTrip(0, 64 << 10, 8);
     }
@@ -324,7 +328,7 @@ class AoeDeviceFaultTest
             });
         }
         assertTrue(latch.await(60, TimeUnit.SECONDS));
-        Thread.sleep(100);
+        Thread.sleep(100); // not synchronisation: gives a duplicate callback time to show itself
         assertEquals(requests, calls.get(), "each callback once");
         assertEquals(0, errors.get());
         for (int i = 0; i < requests; i++)

@@ -13,8 +13,10 @@ import java.util.List;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 
+import org.aoemp.testing.Await;
 import org.aoemp.testing.BulkIo;
 import org.aoemp.testing.Prerequisites;
+import org.aoemp.testing.RealPeer;
 import org.aoemp.testing.VethRig;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -27,6 +29,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * Multipath against real vblades: one vblade per veth pair on the same file (the usual
  * redundant-NIC setup), with links pulled, loss injected and targets killed under load.
  */
+@RealPeer
 class MultipathVbladeTest
 {
     private static final long MIB = 1 << 20;
@@ -78,11 +81,7 @@ class MultipathVbladeTest
         }
         initiator = Initiator.open("afpacket", ifs, Duration.ofSeconds(5));
         final AoeDevice d = initiator.open(new TargetAddress(4, 2), options);
-        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        while (d.pathStats().size() < paths && System.nanoTime() < deadline)
-        {
-            Thread.sleep(10);
-        }
+        Await.reached(Duration.ofSeconds(30), () -> d.pathStats().size() >= paths);
         assertEquals(paths, d.pathStats().size(), "a path per (local NIC, vblade MAC)");
         return d;
     }
@@ -126,11 +125,7 @@ class MultipathVbladeTest
 
     private void awaitState(final AoeDevice d, final int pair, final PathState state, final Duration within) throws Exception
     {
-        final long deadline = System.nanoTime() + within.toNanos();
-        while (path(d, pair).state() != state && System.nanoTime() < deadline)
-        {
-            Thread.sleep(10);
-        }
+        Await.reached(within, () -> path(d, pair).state() == state);
         assertEquals(state, path(d, pair).state(), "path over pair " + pair);
     }
 
@@ -172,11 +167,7 @@ class MultipathVbladeTest
         try (Initiator ini = Initiator.open("afpacket", ifs, Duration.ZERO))
         {
             final AoeDevice d = ini.open(new TargetAddress(4, 2), DeviceOptions.defaults());
-            final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-            while (d.pathStats().size() < ifs.size() && System.nanoTime() < deadline)
-            {
-                Thread.sleep(10);
-            }
+            Await.reached(Duration.ofSeconds(30), () -> d.pathStats().size() >= ifs.size());
             read(d, 0, (int)(8 * MIB)); // warm up: windows open, JIT compiles
             final long t0 = System.nanoTime();
             read(d, 8 * MIB, (int)bytes);
@@ -250,19 +241,21 @@ class MultipathVbladeTest
         assertTrue(seconds <= 3.0, "EIO within dead-after + 1 s, took " + seconds);
         rig.linkUp(0);
         rig.linkUp(1);
-        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (System.nanoTime() < deadline)
+        Await.until(Duration.ofSeconds(10), () ->
         {
             try
             {
                 d.readAsync(0, ByteBuffer.allocate(4096)).get(5, TimeUnit.SECONDS);
-                return; // recovered
+                return true; // recovered
             }
             catch (final ExecutionException again)
             {
-                Thread.sleep(100);
+                return false;
             }
-        }
-        throw new AssertionError("the device did not recover after the links came back");
+            catch (final InterruptedException | java.util.concurrent.TimeoutException stuck)
+            {
+                throw new AssertionError("read after the links came back", stuck);
+            }
+        }, "the device did not recover after the links came back");
     }
 }

@@ -11,6 +11,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
+import org.aoemp.testing.Await;
 import org.aoemp.testing.ScriptedTarget;
 import org.aoemp.transport.FrameHandler;
 import org.aoemp.transport.FrameTransport;
@@ -56,11 +57,7 @@ class SendQueueIsolationTest
         initiator = Initiator.start(List.of(stuck, hub.attach("ini1", 0x02_00_00_00_00_02L, 1500)), Duration.ZERO);
         final AoeDevice d = initiator.open(new TargetAddress(7, 3),
             DeviceOptions.defaults().withRto(Duration.ofMillis(20), Duration.ofMillis(5), Duration.ofMillis(200)));
-        final long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        while (d.pathStats().size() < 4 && System.nanoTime() < until)
-        {
-            Thread.sleep(10);
-        }
+        Await.reached(Duration.ofSeconds(30), () -> d.pathStats().size() >= 4);
 
         stuck.block();
         final List<CompletableFuture<Void>> reads = new ArrayList<>();
@@ -81,15 +78,19 @@ class SendQueueIsolationTest
         assertTrue(viaOther >= 200, "the reads went over the other NIC: " + d.pathStats());
 
         unblock.countDown();
-        final long back = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        boolean up = false;
-        while (!up && System.nanoTime() < back)
+        final boolean up = Await.reached(Duration.ofSeconds(10), () ->
         {
-            d.readAsync(0, ByteBuffer.allocate(4096)).get(10, TimeUnit.SECONDS);
-            up = d.pathStats().stream().filter(p -> p.localInterface().equals("ini0"))
+            try
+            {
+                d.readAsync(0, ByteBuffer.allocate(4096)).get(10, TimeUnit.SECONDS);
+            }
+            catch (final Exception e)
+            {
+                throw new AssertionError("read while waiting for the path over ini0", e);
+            }
+            return d.pathStats().stream().filter(p -> p.localInterface().equals("ini0"))
                 .anyMatch(p -> p.state() == PathState.UP);
-            Thread.sleep(20);
-        }
+        });
         assertTrue(up, "a path over the unblocked NIC came back: " + d.pathStats());
         assertEquals(0, d.stats().requestsFailed());
     }

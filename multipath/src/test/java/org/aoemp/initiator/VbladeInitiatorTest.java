@@ -17,6 +17,7 @@ import java.util.concurrent.TimeUnit;
 import org.aoemp.block.IoError;
 import org.aoemp.testing.BulkIo;
 import org.aoemp.testing.Prerequisites;
+import org.aoemp.testing.RealPeer;
 import org.aoemp.testing.VethRig;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -29,6 +30,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * The initiator against the real vblade over a veth pair: discovery, IDENTIFY, data round trips,
  * jumbo frames, LBA48, a read-only export and the error paths.
  */
+@RealPeer
 class VbladeInitiatorTest
 {
     private static final long MIB = 1 << 20;

@@ -14,6 +14,7 @@ import org.aoemp.initiator.DeviceOptions;
 import org.aoemp.initiator.Initiator;
 import org.aoemp.initiator.TargetAddress;
 import org.aoemp.testing.BulkIo;
+import org.aoemp.testing.RealPeer;
 import org.aoemp.testing.VethRig;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
@@ -24,6 +25,7 @@ import org.junit.jupiter.api.Test;
  * Run with {@code -Daoe.measure=true} (bench/multipath.sh does); skipped otherwise.
  * {@code -Daoe.measure.runs} (3) runs per fault; the median is reported.
  */
+@RealPeer
 class FailoverStallMeasurement
 {
     @Test

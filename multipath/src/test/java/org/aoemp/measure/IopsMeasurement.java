@@ -17,6 +17,7 @@ import org.aoemp.initiator.DeviceOptions;
 import org.aoemp.initiator.Initiator;
 import org.aoemp.initiator.TargetAddress;
 import org.aoemp.testing.BulkIo;
+import org.aoemp.testing.RealPeer;
 import org.aoemp.testing.VethRig;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
@@ -26,6 +27,7 @@ import org.junit.jupiter.api.Test;
  * path on the same file), measured, not asserted. Run with {@code -Daoe.measure=true}; the number
  * of runs and their length come from {@code -Daoe.measure.runs} (3) and {@code -Daoe.measure.seconds} (5).
  */
+@RealPeer
 class IopsMeasurement
 {
     private static final int QUEUE_DEPTH = 32;

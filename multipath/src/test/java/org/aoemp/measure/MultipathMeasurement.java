@@ -17,6 +17,7 @@ import org.aoemp.initiator.Initiator;
 import org.aoemp.initiator.PathStats;
 import org.aoemp.initiator.TargetAddress;
 import org.aoemp.testing.BulkIo;
+import org.aoemp.testing.RealPeer;
 import org.aoemp.testing.VethRig;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
@@ -35,6 +36,7 @@ import org.junit.jupiter.api.Test;
  * Run with {@code -Daoe.measure=true}; {@code -Daoe.measure.runs} (3) and
  * {@code -Daoe.measure.seconds} (4) set the repetitions and their length.
  */
+@RealPeer
 class MultipathMeasurement
 {
     private static final int MIB = 1 << 20;

@@ -55,7 +55,8 @@ public final class VethRig implements AutoCloseable
     private static final Pattern NFT_TABLE = Pattern.compile("aoet_(\\d+)_([0-9a-z]+)");
     private static final int MAX_IFNAME = 15;
     private static final int RIG_IDS = 36 * 36;
-    private static final Duration START_TIMEOUT = Duration.ofSeconds(5);
+    private static final Duration START_TIMEOUT = Duration.ofSeconds(30);
+    private static final Duration OPERSTATE_TIMEOUT = Duration.ofSeconds(10);
 
     private static final AtomicInteger NEXT_RIG = new AtomicInteger();
     private static final AtomicBoolean SWEPT = new AtomicBoolean();
@@ -317,7 +318,7 @@ public final class VethRig implements AutoCloseable
      * {@code <logDir>/<label>.log}, and waits until it prints {@code readyMarker} (null: until it
      * has run for 100 ms). The rig kills it on {@link #close}.
      *
-     * @throws IllegalStateException with its log when it exits or stays silent for 5 s
+     * @throws IllegalStateException with its log when it exits or stays silent for 30 s
      */
     public Daemon startDaemon(final String label, final String readyMarker, final String... command)
     {
@@ -555,25 +556,23 @@ public final class VethRig implements AutoCloseable
     private static void awaitOperstate(final String ifName, final String wanted)
     {
         final Path operstate = Path.of("/sys/class/net", ifName, "operstate");
-        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(3);
-        String state = "";
-        while (System.nanoTime() < deadline)
+        final String[] state = {""};
+        if (!Await.reached(OPERSTATE_TIMEOUT, () ->
         {
             try
             {
-                state = readProcFile(operstate);
+                state[0] = readProcFile(operstate);
             }
             catch (final IOException e)
             {
-                state = e.toString();
+                state[0] = e.toString();
             }
-            if (state.equals(wanted))
-            {
-                return;
-            }
-            sleep(10);
+            return state[0].equals(wanted);
+        }))
+        {
+            throw new IllegalStateException(ifName + " did not become " + wanted + " within " + OPERSTATE_TIMEOUT
+                + " (operstate " + state[0] + ")");
         }
-        throw new IllegalStateException(ifName + " did not become " + wanted + " within 3 s (operstate " + state + ")");
     }
 
     /**
@@ -586,19 +585,6 @@ public final class VethRig implements AutoCloseable
         try (var in = Files.newInputStream(file))
         {
             return new String(in.readNBytes(4096), StandardCharsets.US_ASCII).strip();
-        }
-    }
-
-    private static void sleep(final long millis)
-    {
-        try
-        {
-            Thread.sleep(millis);
-        }
-        catch (final InterruptedException e)
-        {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted", e);
         }
     }
 
@@ -752,26 +738,20 @@ public final class VethRig implements AutoCloseable
             {
                 throw new IllegalStateException("cannot start " + label + " (" + String.join(" ", command) + "): " + e.getMessage(), e);
             }
-            final long deadline = System.nanoTime() + START_TIMEOUT.toNanos();
+            // Without a ready marker, having stayed alive for 100 ms is all there is to wait for.
             final long quiet = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(100);
-            while (true)
+            final boolean ready = Await.reached(START_TIMEOUT, () -> !process.isAlive()
+                || (readyMarker == null ? System.nanoTime() >= quiet : logSince(logStart).contains(readyMarker)));
+            if (!process.isAlive())
             {
-                if (!process.isAlive())
-                {
-                    throw new IllegalStateException(label + " exited with code " + process.exitValue() + " right after start ("
-                        + String.join(" ", command) + "); log:\n" + logSince(logStart));
-                }
-                if (readyMarker == null ? System.nanoTime() >= quiet : logSince(logStart).contains(readyMarker))
-                {
-                    return;
-                }
-                if (System.nanoTime() >= deadline)
-                {
-                    kill();
-                    throw new IllegalStateException(label + " did not print '" + readyMarker + "' within " + START_TIMEOUT
-                        + " (" + String.join(" ", command) + "); log:\n" + logSince(logStart));
-                }
-                sleep(10);
+                throw new IllegalStateException(label + " exited with code " + process.exitValue() + " right after start ("
+                    + String.join(" ", command) + "); log:\n" + logSince(logStart));
+            }
+            if (!ready)
+            {
+                kill();
+                throw new IllegalStateException(label + " did not print '" + readyMarker + "' within " + START_TIMEOUT
+                    + " (" + String.join(" ", command) + "); log:\n" + logSince(logStart));
             }
         }
 

@@ -12,6 +12,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -29,6 +30,7 @@ import org.junit.jupiter.api.io.TempDir;
  * The rig against real vblade: a config query broadcast from the root namespace is answered from
  * the namespace; faults work; close leaves nothing behind; leftovers of dead runs are swept.
  */
+@RealPeer
 final class VethRigTest
 {
     private static final int SHELF = 7;
@@ -214,12 +216,7 @@ final class VethRigTest
 
     private static void awaitUp(final FrameTransport transport, final boolean up) throws InterruptedException
     {
-        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(3);
-        while (transport.isUp() != up)
-        {
-            assertTrue(System.nanoTime() < deadline, transport.name() + " did not become " + (up ? "up" : "down"));
-            Thread.sleep(5);
-        }
+        Await.until(Duration.ofSeconds(10), () -> transport.isUp() == up, transport.name() + " did not become " + (up ? "up" : "down"));
     }
 
     @Test

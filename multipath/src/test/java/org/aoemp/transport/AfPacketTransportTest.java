@@ -1,6 +1,9 @@
 package org.aoemp.transport;
 
+import org.aoemp.testing.RealPeer;
+
 /** The {@link FrameTransport} contract for {@link AfPacketTransport} over a veth pair (needs root). */
+@RealPeer
 final class AfPacketTransportTest extends FrameTransportContractTest
 {
     @Override

@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -24,6 +25,7 @@ import java.util.function.BooleanSupplier;
 import org.aoemp.protocol.AoeHeader;
 import org.aoemp.protocol.Bytes;
 import org.aoemp.protocol.MacAddress;
+import org.aoemp.testing.Await;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -137,12 +139,7 @@ abstract class FrameTransportContractTest
 
     static void await(final BooleanSupplier condition, final String what) throws InterruptedException
     {
-        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        while (!condition.getAsBoolean())
-        {
-            assertTrue(System.nanoTime() < deadline, "timed out waiting for " + what);
-            Thread.sleep(5);
-        }
+        Await.until(Duration.ofSeconds(10), condition, "timed out waiting for " + what);
     }
 
     static boolean threadAlive(final String name)
@@ -223,7 +220,7 @@ abstract class FrameTransportContractTest
         assertEquals(2, atBFrames.size());
         assertEquals(MacAddress.BROADCAST_BITS, Bytes.mac(ByteBuffer.wrap(atBFrames.get(0)), 0));
         assertArrayEquals(last, atBFrames.get(1), "the frame for another station must not be passed up");
-        Thread.sleep(200);
+        Thread.sleep(200); // not synchronisation: gives a wrongly passed-up frame time to show up
         assertNull(atA.frames.poll(), "A must not see its own frames");
         assertNull(atB.frames.poll());
     }
@@ -262,7 +259,7 @@ abstract class FrameTransportContractTest
         final String rxA = "aoe-rx-" + a.name();
         final String rxB = "aoe-rx-" + b.name();
         assertTrue(threadAlive(rxA) && threadAlive(rxB));
-        Thread.sleep(300);
+        Thread.sleep(300); // not synchronisation: lets the link sit idle, so close() must wake receive threads parked in their wait
 
         final long start = System.nanoTime();
         b.close();

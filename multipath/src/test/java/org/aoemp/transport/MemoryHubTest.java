@@ -74,7 +74,7 @@ final class MemoryHubTest
         assertEquals(1, tagOf(atC.next()));
         assertEquals(2, tagOf(atC.next()));
         assertEquals(2, tagOf(atB.next()));
-        Thread.sleep(100);
+        Thread.sleep(100); // not synchronisation: gives a misdelivered frame time to show up
         assertNull(atB.frames.poll(), "b got a frame for c");
         assertNull(atA.frames.poll(), "a got its own frame");
     }

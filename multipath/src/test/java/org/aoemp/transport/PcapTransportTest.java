@@ -1,6 +1,9 @@
 package org.aoemp.transport;
 
+import org.aoemp.testing.RealPeer;
+
 /** The {@link FrameTransport} contract for {@link PcapTransport} over a veth pair (needs root and libpcap). */
+@RealPeer
 final class PcapTransportTest extends FrameTransportContractTest
 {
     @Override

@@ -12,6 +12,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -22,6 +23,7 @@ import java.util.concurrent.TimeUnit;
 
 import org.aoemp.block.BlockDevice;
 import org.aoemp.block.MemoryBlockDevice;
+import org.aoemp.testing.Await;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -467,7 +469,7 @@ class NbdServerTest
             c.request(0, CMD_READ, 2, 8192, 4096);
             awaitHeld(2);
             c.request(0, CMD_DISC, 3, 0, 0);
-            Thread.sleep(200);
+            Thread.sleep(200); // not synchronisation: gives a premature close time to happen
             assertEquals(1, server.connectionCount(), "still open while requests are in flight");
             controlled.release(false);
             final Set<Long> cookies = new HashSet<>();
@@ -496,7 +498,7 @@ class NbdServerTest
             c.request(0, CMD_READ, 1, 0, 4096);
             awaitHeld(1);
             final CompletableFuture<Void> closing = CompletableFuture.runAsync(server::close);
-            Thread.sleep(200);
+            Thread.sleep(200); // not synchronisation: gives a close() that does not wait time to return
             assertFalse(closing.isDone(), "close() waits for the in-flight READ");
             controlled.release(false);
             final RawClient.Reply r = c.readReply(4096);
@@ -537,7 +539,7 @@ class NbdServerTest
             {
                 c.write(cookie, 0, new byte[64 * 1024]);
             }
-            Thread.sleep(300);
+            Thread.sleep(300); // not synchronisation: gives a server that keeps reading time to pass more writes on
             assertTrue(controlled.heldCount() < 16, "reading paused: " + controlled.heldCount() + " of 16 reached the device");
             controlled.release(false);
             final Set<Long> cookies = new HashSet<>();
@@ -569,28 +571,13 @@ class NbdServerTest
 
     private void awaitHeld(final int n) throws InterruptedException
     {
-        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        while (controlled.heldCount() != n)
-        {
-            if (System.nanoTime() > deadline)
-            {
-                throw new AssertionError("held " + controlled.heldCount() + ", expected " + n);
-            }
-            Thread.sleep(5);
-        }
+        Await.until(Duration.ofSeconds(10), () -> controlled.heldCount() == n, () -> "held " + controlled.heldCount() + ", expected " + n);
     }
 
     private void awaitConnections(final int n) throws InterruptedException
     {
-        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        while (server.connectionCount() != n)
-        {
-            if (System.nanoTime() > deadline)
-            {
-                throw new AssertionError(server.connectionCount() + " connections, expected " + n);
-            }
-            Thread.sleep(5);
-        }
+        Await.until(Duration.ofSeconds(10), () -> server.connectionCount() == n,
+            () -> server.connectionCount() + " connections, expected " + n);
     }
 
     private static byte[] writeHeader(final int flags, final long cookie, final long offset, final int length)

@@ -22,6 +22,7 @@ import java.util.regex.Pattern;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.PooledByteBufAllocator;
 import org.aoemp.block.MemoryBlockDevice;
+import org.aoemp.testing.RealPeer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -34,6 +35,7 @@ import org.junit.jupiter.api.io.TempDir;
  * <p>Exports: {@code disk} (completes inline on the event loop), {@code async} (completes on
  * another thread, like the AoE initiator) and {@code ro} (read-only).
  */
+@RealPeer
 class RealClientsTest
 {
     private static final int MIB = 1 << 20;

@@ -21,6 +21,7 @@ import org.aoemp.block.BlockDevice;
 import org.aoemp.initiator.DeviceOptions;
 import org.aoemp.initiator.Initiator;
 import org.aoemp.initiator.TargetAddress;
+import org.aoemp.util.Format;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -156,7 +157,7 @@ final class BenchCommand implements Callable<Integer>
                 runner.sink(writer);
             }
             human.printf(Locale.ROOT, "%s on %s: %s, queue depth %d, %s, %s measured after %s warm-up%n", mode.name().toLowerCase(Locale.ROOT),
-                device.name(), Units.bytes(blockSize), queueDepth, rate > 0 ? "open loop at " + rate + " IOPS" : "closed loop",
+                device.name(), Format.bytes(blockSize), queueDepth, rate > 0 ? "open loop at " + rate + " IOPS" : "closed loop",
                 seconds(duration), seconds(warmup));
             human.flush();
             running.set(runner);

@@ -9,11 +9,11 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
-import org.aoemp.bench.JsonText;
 import org.aoemp.initiator.Initiator;
 import org.aoemp.protocol.AoeHeader;
 import org.aoemp.protocol.ConfigHeader;
 import org.aoemp.protocol.MacAddress;
+import org.aoemp.util.JsonText;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;

@@ -26,6 +26,7 @@ import org.aoemp.initiator.AoeDevice;
 import org.aoemp.initiator.DeviceOptions;
 import org.aoemp.initiator.Initiator;
 import org.aoemp.initiator.TargetAddress;
+import org.aoemp.util.Format;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -323,8 +324,8 @@ final class CopyCommand implements Callable<Integer>
             final PrintWriter err = spec.commandLine().getErr();
             final double pct = length > 0 ? 100.0 * done / length : 0;
             final int bar = (int)(pct / 5);
-            err.printf(Locale.ROOT, "\r[%-20s] %5.1f%% %s  %s/s   ", "#".repeat(Math.max(0, Math.min(20, bar))), pct, Units.bytes(done),
-                Units.bytes((long)(done / Math.max(1e-9, (now - startNanos) / 1e9))));
+            err.printf(Locale.ROOT, "\r[%-20s] %5.1f%% %s  %s/s   ", "#".repeat(Math.max(0, Math.min(20, bar))), pct, Format.bytes(done),
+                Format.bytes((long)(done / Math.max(1e-9, (now - startNanos) / 1e9))));
             err.flush();
         }
     }
@@ -334,7 +335,7 @@ final class CopyCommand implements Callable<Integer>
         final double seconds = Math.max(1e-9, (System.nanoTime() - startNanos) / 1e9);
         final PrintWriter err = spec.commandLine().getErr();
         err.printf(Locale.ROOT, "%scopied %d bytes (%s) in %.2f s: %s/s%n", System.console() != null ? "\r" : "", done,
-            Units.bytes(done), seconds, Units.bytes((long)(done / seconds)));
+            Format.bytes(done), seconds, Format.bytes((long)(done / seconds)));
         err.flush();
     }
 

@@ -6,9 +6,9 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
-import org.aoemp.bench.JsonText;
 import org.aoemp.initiator.Initiator;
 import org.aoemp.initiator.TargetDirectory;
+import org.aoemp.util.JsonText;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;

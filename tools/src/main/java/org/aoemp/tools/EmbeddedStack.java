@@ -17,6 +17,7 @@ import org.aoemp.initiator.TargetAddress;
 import org.aoemp.target.AoeTarget;
 import org.aoemp.target.TargetOptions;
 import org.aoemp.transport.MemoryHub;
+import org.aoemp.util.Format;
 
 /**
  * The whole stack in one process with no hardware and no root: an AoE target (e0.1) on a sparse
@@ -49,11 +50,11 @@ final class EmbeddedStack
             {
                 raf.setLength(size);
             }
-            out.printf("created sparse disk %s (%s)%n", disk, Units.bytes(size));
+            out.printf("created sparse disk %s (%s)%n", disk, Format.bytes(size));
         }
         else
         {
-            out.printf("using existing disk %s (%s)%n", disk, Units.bytes(Files.size(disk)));
+            out.printf("using existing disk %s (%s)%n", disk, Format.bytes(Files.size(disk)));
         }
         final MemoryHub cableA = new MemoryHub();
         final MemoryHub cableB = new MemoryHub();

@@ -22,7 +22,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
-import org.aoemp.bench.JsonText;
+import org.aoemp.util.JsonText;
 
 /**
  * Reads the documents that running {@code aoe} processes publish through {@link StatsPublisher}.

@@ -10,7 +10,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
-import org.aoemp.bench.JsonText;
 import org.aoemp.initiator.Initiator;
 import org.aoemp.initiator.Port;
 import org.aoemp.initiator.TargetAddress;
@@ -19,6 +18,7 @@ import org.aoemp.protocol.AtaHeader;
 import org.aoemp.protocol.ConfigHeader;
 import org.aoemp.protocol.Identify;
 import org.aoemp.protocol.MacAddress;
+import org.aoemp.util.JsonText;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;

@@ -8,10 +8,10 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.function.Function;
 
-import org.aoemp.bench.JsonText;
 import org.aoemp.initiator.Initiator;
 import org.aoemp.protocol.AoeHeader;
 import org.aoemp.protocol.MacAddress;
+import org.aoemp.util.JsonText;
 
 /**
  * The answers to one list-type exchange ({@code aoe mask}, {@code aoe reserve}): a row per answering

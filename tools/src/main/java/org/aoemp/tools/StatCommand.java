@@ -9,10 +9,10 @@ import java.util.Map;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
 
-import org.aoemp.bench.JsonText;
 import org.aoemp.initiator.Initiator;
 import org.aoemp.initiator.PathStats;
 import org.aoemp.initiator.TargetDirectory;
+import org.aoemp.util.JsonText;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;

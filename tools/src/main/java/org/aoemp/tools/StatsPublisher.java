@@ -19,9 +19,9 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.function.Supplier;
 
-import org.aoemp.bench.JsonText;
 import org.aoemp.initiator.DeviceStats;
 import org.aoemp.initiator.PathStats;
+import org.aoemp.util.JsonText;
 
 /**
  * Publishes a long-running process's live device counters for {@code aoe stat -v}: a Unix-domain

@@ -63,12 +63,6 @@ public final class Units
         return Duration.ofNanos((long)nanos);
     }
 
-    /** Human-readable bytes, binary units: {@code 1.5 GiB}, {@code 4 KiB} (the benchmark's format). */
-    public static String bytes(final long n)
-    {
-        return org.aoemp.bench.Format.bytes(n);
-    }
-
     /** Decimal gigabytes with three decimals, as aoe-stat prints sizes. */
     public static String gigabytes(final long n)
     {

@@ -142,7 +142,7 @@ class AoeTargetConcurrencyTest
             maxConcurrent.accumulateAndGet(now, Math::max);
             try
             {
-                Thread.sleep(DELAY_MILLIS);
+                Thread.sleep(DELAY_MILLIS); // not synchronisation: the slow disk this channel stands for
                 return inner.read(dst, position);
             }
             catch (final InterruptedException e)

@@ -17,8 +17,10 @@ import org.aoemp.initiator.DeviceOptions;
 import org.aoemp.initiator.Initiator;
 import org.aoemp.initiator.PathStats;
 import org.aoemp.initiator.TargetAddress;
+import org.aoemp.testing.Await;
 import org.aoemp.testing.BulkIo;
 import org.aoemp.testing.Prerequisites;
+import org.aoemp.testing.RealPeer;
 import org.aoemp.testing.VethRig;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -30,6 +32,7 @@ import org.junit.jupiter.api.io.TempDir;
  * rig's network namespace, serving one file on both target ends of two veth pairs: one target,
  * two MACs, two paths. Data must equal the backing file, also after a link is pulled mid-write.
  */
+@RealPeer
 class AoeTargetInitiatorTest
 {
     private static final long MIB = 1 << 20;
@@ -81,12 +84,15 @@ class AoeTargetInitiatorTest
             "-i", rig.targetIf(0), "-i", rig.targetIf(1));
         initiator = Initiator.open("afpacket", List.of(rig.initiatorIf(0), rig.initiatorIf(1)), Duration.ofSeconds(60));
         final AoeDevice device = initiator.open(E7_3, options);
-        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        while (device.pathStats().size() < 2 && System.nanoTime() < deadline)
+        Await.reached(Duration.ofSeconds(30), () ->
         {
+            if (device.pathStats().size() >= 2)
+            {
+                return true;
+            }
             initiator.queryConfig();
-            Thread.sleep(50);
-        }
+            return false;
+        });
         assertEquals(2, device.pathStats().size(), "one path per veth pair: " + device.pathStats());
         return device;
     }

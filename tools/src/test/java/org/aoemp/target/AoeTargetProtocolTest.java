@@ -15,6 +15,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -27,6 +28,7 @@ import org.aoemp.protocol.Identify;
 import org.aoemp.protocol.MacAddress;
 import org.aoemp.protocol.MacMaskHeader;
 import org.aoemp.protocol.ReserveHeader;
+import org.aoemp.testing.Await;
 import org.aoemp.transport.MemoryHub;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -480,6 +482,8 @@ class AoeTargetProtocolTest
     void shouldSurviveThousandsOfRandomFramesAndKeepServing() throws Exception
     {
         started();
+        final MemoryHub.Nic tgt = hub.nic("tgt");
+        final long before = target.stats().framesReceived() + tgt.rxDropped();
         final Random random = new Random(42);
         for (int i = 0; i < 5000; i++)
         {
@@ -504,7 +508,9 @@ class AoeTargetProtocolTest
             }
             a.send(f, Math.max(length, 14));
         }
-        Thread.sleep(200);
+        // until the target has taken each frame off its NIC's queue, or the full queue dropped it (sends are synchronous)
+        Await.until(Duration.ofSeconds(30), () -> target.stats().framesReceived() + tgt.rxDropped() >= before + 5000,
+            () -> "the target did not get through the garbage: " + target.stats() + ", dropped " + tgt.rxDropped());
         a.drain();
         final ByteBuffer id = ataCall(a, 0, AtaHeader.ATA_IDENTIFY, 1, 0, null);
         assertEquals(SECTORS, Identify.parse(id, AtaHeader.DATA_OFFSET).capacitySectors());

@@ -16,6 +16,7 @@ import org.aoemp.testing.Prerequisites;
 import org.aoemp.testing.ProcessRunner;
 import org.aoemp.testing.QemuVm;
 import org.aoemp.testing.QemuVm.VmResult;
+import org.aoemp.testing.RealPeer;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -23,6 +24,7 @@ import org.junit.jupiter.api.Test;
  * {@link AoeTarget} running in this JVM on the host end of a tap: discovery with the right size,
  * mkfs.ext3, files written, remounted and read back, and a clean fsck inside and outside the VM.
  */
+@RealPeer
 class AoeTargetVmTest
 {
     private static final long DISK_BYTES = 64L << 20;

@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
+import org.aoemp.testing.Await;
 import org.aoemp.tools.AoeCommand;
 
 /**
@@ -57,19 +58,15 @@ final class TargetProcess implements AutoCloseable
             .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
             .start();
         final TargetProcess t = new TargetProcess(p, log);
-        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (!t.log().contains(READY))
+        Await.reached(Duration.ofSeconds(60), () -> t.log().contains(READY) || !p.isAlive());
+        if (!t.log().contains(READY))
         {
             if (!p.isAlive())
             {
                 throw new IllegalStateException("aoe target exited with " + p.exitValue() + ": " + t.log());
             }
-            if (System.nanoTime() > deadline)
-            {
-                t.close();
-                throw new IllegalStateException("aoe target did not say it is serving within 60 s: " + t.log());
-            }
-            Thread.sleep(20);
+            t.close();
+            throw new IllegalStateException("aoe target did not say it is serving within 60 s: " + t.log());
         }
         return t;
     }

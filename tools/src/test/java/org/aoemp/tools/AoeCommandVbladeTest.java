@@ -16,6 +16,7 @@ import java.util.stream.Stream;
 
 import org.aoemp.testing.BulkIo;
 import org.aoemp.testing.Prerequisites;
+import org.aoemp.testing.RealPeer;
 import org.aoemp.testing.VethRig;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -26,6 +27,7 @@ import picocli.CommandLine;
 
 /** The {@code aoe} command line against vblade at e7.3 over a veth pair. */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@RealPeer
 class AoeCommandVbladeTest
 {
     private static final long MIB = 1 << 20;

@@ -11,15 +11,17 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 
-import org.aoemp.bench.JsonText;
 import org.aoemp.testing.BulkIo;
 import org.aoemp.testing.Prerequisites;
+import org.aoemp.testing.RealPeer;
 import org.aoemp.testing.VethRig;
+import org.aoemp.util.JsonText;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 /** {@code aoe bench eX.Y -i IF} against a real vblade over a veth pair (root). */
+@RealPeer
 class BenchVbladeTest
 {
     @TempDir

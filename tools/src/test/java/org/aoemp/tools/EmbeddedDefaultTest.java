@@ -15,6 +15,7 @@ import java.util.Random;
 import java.util.concurrent.TimeUnit;
 
 import org.aoemp.testing.Prerequisites;
+import org.aoemp.testing.RealPeer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -23,6 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
  * stack in one process (target behind two in-memory NICs, multipath initiator, NBD bridge).
  * Started as its own JVM, probed with nbdinfo, round-tripped with nbdcopy, stopped with SIGTERM.
  */
+@RealPeer
 class EmbeddedDefaultTest
 {
     @TempDir

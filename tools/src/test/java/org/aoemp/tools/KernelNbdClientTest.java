@@ -20,6 +20,7 @@ import org.aoemp.nbd.NbdServer;
 import org.aoemp.testing.BulkIo;
 import org.aoemp.testing.Prerequisites;
 import org.aoemp.testing.QemuVm;
+import org.aoemp.testing.RealPeer;
 import org.aoemp.testing.VethRig;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -31,6 +32,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * serves a vblade target reached over a veth pair by the project's initiator: mkfs.ext3, mount,
  * write, remount, checksums, fsck, disconnect.
  */
+@RealPeer
 class KernelNbdClientTest
 {
     private static final String GUEST = """

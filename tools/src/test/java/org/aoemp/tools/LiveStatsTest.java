@@ -18,10 +18,11 @@ import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 
-import org.aoemp.bench.JsonText;
 import org.aoemp.testing.BulkIo;
 import org.aoemp.testing.Prerequisites;
+import org.aoemp.testing.RealPeer;
 import org.aoemp.testing.VethRig;
+import org.aoemp.util.JsonText;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -31,6 +32,7 @@ import org.junit.jupiter.api.io.TempDir;
  * that session, by pid and command, with the frames it moved. A stale socket left by a dead
  * process is removed and not shown; SIGTERM removes the live one.
  */
+@RealPeer
 class LiveStatsTest
 {
     @TempDir

@@ -32,8 +32,10 @@ import org.aoemp.initiator.Initiator;
 import org.aoemp.initiator.TargetAddress;
 import org.aoemp.protocol.MacAddress;
 import org.aoemp.target.AoeTarget;
+import org.aoemp.testing.Await;
 import org.aoemp.testing.BulkIo;
 import org.aoemp.testing.Prerequisites;
+import org.aoemp.testing.RealPeer;
 import org.aoemp.testing.VethRig;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -98,18 +100,14 @@ class TargetCommandTest
                 cl.setErr(new PrintWriter(err, true));
                 exit = cl.execute(argv);
             });
-            final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-            while (!out.toString().contains("aoe target: serving"))
+            Await.reached(Duration.ofSeconds(20), () -> out.toString().contains("aoe target: serving") || !thread.isAlive());
+            if (!out.toString().contains("aoe target: serving"))
             {
                 if (!thread.isAlive())
                 {
                     throw new IllegalStateException("aoe target ended with " + exit + ": " + err + out);
                 }
-                if (System.nanoTime() > deadline)
-                {
-                    throw new IllegalStateException("aoe target did not start within 20 s: " + err + out);
-                }
-                Thread.sleep(10);
+                throw new IllegalStateException("aoe target did not start within 20 s: " + err + out);
             }
         }
 
@@ -197,6 +195,7 @@ class TargetCommandTest
         }
     }
 
+    @RealPeer
     @Test
     void readOnlyShouldRefuseWritesWithEioAndServeReads() throws Exception
     {
@@ -219,6 +218,7 @@ class TargetCommandTest
         assertArrayEquals(content, Arrays.copyOf(Files.readAllBytes(disk), (int)MIB), "file untouched");
     }
 
+    @RealPeer
     @Test
     void thePcapTransportShouldServeToo() throws Exception
     {
@@ -235,6 +235,7 @@ class TargetCommandTest
         assertEquals(8, d.pathStats().getFirst().bufferCount(), "-b 8 advertised");
     }
 
+    @RealPeer
     @Test
     void macListShouldLeaveOtherInitiatorsUnanswered() throws Exception
     {
@@ -250,6 +251,7 @@ class TargetCommandTest
         d.writeAsync(0, ByteBuffer.wrap(new byte[4096])).get(10, TimeUnit.SECONDS);
     }
 
+    @RealPeer
     @Test
     void offsetAndLengthShouldExposeExactlyThatWindowOfTheFile() throws Exception
     {
@@ -271,6 +273,7 @@ class TargetCommandTest
         assertThrows(ExecutionException.class, () -> d.readAsync(2 * MIB, ByteBuffer.allocate(512)).get(10, TimeUnit.SECONDS));
     }
 
+    @RealPeer
     @Test
     void reservationsShouldRefuseTheOtherInitiatorWithAoeError6ButLetItIdentify() throws Exception
     {
@@ -298,6 +301,7 @@ class TargetCommandTest
         b.readAsync(0, ByteBuffer.allocate(4096)).get(10, TimeUnit.SECONDS);
     }
 
+    @RealPeer
     @Test
     void maskCommandShouldAddReadAndDeleteEntries() throws Exception
     {
@@ -318,6 +322,7 @@ class TargetCommandTest
         assertEquals(0, aoeQuick("mask", "7", "3", "-i", rig.initiatorIf(1)).exit(), "everyone is answered again");
     }
 
+    @RealPeer
     @Test
     void cfgCommandShouldReadSetAndTestTheConfigString() throws Exception
     {
@@ -377,6 +382,7 @@ class TargetCommandTest
         }
     }
 
+    @RealPeer
     @Test
     void anUnprivilegedUserShouldBeToldWhatPermissionIsMissing() throws Exception
     {

@@ -4,14 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.time.Duration;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 
-import org.aoemp.bench.JsonText;
 import org.junit.jupiter.api.Test;
 
-class UnitsAndJsonTest
+class UnitsTest
 {
     @Test
     void shouldParseSizesWithBinarySuffixes()
@@ -42,48 +39,6 @@ class UnitsAndJsonTest
     {
         assertEquals("0.034GB", Units.gigabytes(32L << 20));
         assertEquals("3298.535GB", Units.gigabytes(3L << 40));
-    }
-
-    @Test
-    void shouldWriteEscapedJson()
-    {
-        final Map<String, Object> m = new LinkedHashMap<>();
-        m.put("s", "a\"b\\c\n\u0001");
-        m.put("n", 42);
-        m.put("b", true);
-        m.put("l", List.of(1, "x"));
-        m.put("e", List.of());
-        assertEquals("{\n  \"s\": \"a\\\"b\\\\c\\n\\u0001\",\n  \"n\": 42,\n  \"b\": true,\n  \"l\": [1, \"x\"],\n  \"e\": []\n}",
-            JsonText.write(m));
-    }
-
-    @Test
-    void shouldReadBackWhatItWrites()
-    {
-        final Map<String, Object> m = new LinkedHashMap<>();
-        m.put("s", "a\"b\\c\n\u0001é");
-        m.put("n", 42L);
-        m.put("big", Long.MAX_VALUE);
-        m.put("neg", -7L);
-        m.put("d", 1.5e3);
-        m.put("b", false);
-        m.put("z", null);
-        m.put("l", List.of(1L, "x", Map.of()));
-        m.put("e", List.of());
-        assertEquals(m, JsonText.parse(JsonText.write(m)));
-        assertEquals(List.of(), JsonText.parse(" [ ] "));
-        assertEquals("/\u00e9", JsonText.parse("\"\\/\\u00E9\""));
-    }
-
-    @Test
-    void shouldRejectWhatIsNotJson()
-    {
-        for (final String bad : List.of("", "{", "{\"a\" 1}", "[1,]", "[1 2]", "01", "1.", "-", "tru", "\"abc", "\"\\x\"",
-            "{\"a\":1}x", "{1:2}", "[".repeat(100) + "]".repeat(100), "\"\u0001\""))
-        {
-            final IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> JsonText.parse(bad), bad);
-            assertEquals(true, e.getMessage().startsWith("bad JSON at character "), e.getMessage());
-        }
     }
 
     @Test

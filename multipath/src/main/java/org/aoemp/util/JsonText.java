@@ -1,4 +1,4 @@
-package org.aoemp.bench;
+package org.aoemp.util;
 
 import java.util.ArrayList;
 import java.util.Collection;

@@ -1,4 +1,4 @@
-package org.aoemp.bench;
+package org.aoemp.util;
 
 import java.util.Locale;
 
@@ -10,7 +10,7 @@ public final class Format
     }
 
     /** {@code 850ns}, {@code 210us}, {@code 1.20ms}, {@code 2.50s}. */
-    static String latency(final long nanos)
+    public static String latency(final long nanos)
     {
         if (nanos < 1_000)
         {
@@ -28,7 +28,7 @@ public final class Format
     }
 
     /** {@code 950}, {@code 12.3k}, {@code 1.25M}. */
-    static String count(final double n)
+    public static String count(final double n)
     {
         if (n < 10_000)
         {
