@@ -18,6 +18,7 @@ import java.util.regex.Pattern;
 
 import org.aoemp.testing.Prerequisites;
 import org.aoemp.testing.ProcessRunner;
+import org.aoemp.testing.RealPeer;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -35,6 +36,7 @@ import picocli.CommandLine.Model.CommandSpec;
  * {@code tools/target/aoe.jar}, which exists only after the {@code package} phase; failsafe passes
  * its path as {@code aoe.jar}. Takes about a minute (jlink, jpackage, dpkg-deb with gzip).
  */
+@RealPeer
 class DebianPackageIT
 {
     private static final Duration BUILD_TIMEOUT = Duration.ofMinutes(10);
