@@ -17,6 +17,7 @@ import org.aoemp.block.IoCallback;
  */
 public final class FlushTracker implements BlockDevice
 {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(FlushTracker.class);
     private final BlockDevice device;
     /** Writes (and write-zeroes) submitted so far. */
     private final AtomicLong writes = new AtomicLong();
@@ -59,6 +60,29 @@ public final class FlushTracker implements BlockDevice
             }
         });
         return done;
+    }
+
+    /**
+     * On the way out: flushes when dirty and waits up to 30 s; a failure is logged, not thrown
+     * (the caller is closing everything regardless).
+     */
+    public void finalFlush()
+    {
+        try
+        {
+            if (flushIfDirty().get(30, java.util.concurrent.TimeUnit.SECONDS))
+            {
+                LOG.info("{}: final FLUSH done", name());
+            }
+        }
+        catch (final java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e)
+        {
+            LOG.error("{}: final FLUSH failed: {}", name(), e.getCause() == null ? e.toString() : e.getCause().getMessage());
+        }
+        catch (final InterruptedException e)
+        {
+            Thread.currentThread().interrupt();
+        }
     }
 
     @Override
