@@ -178,8 +178,9 @@ final class ServiceSet
         }
         if (server != null && !server.inherited() && !sameListen(config.nbd().listen(), next.nbd().listen()))
         {
-            LOG.warn("reload: [nbd] listen changed from {} to {}; the NBD server keeps listening on {} until a restart",
-                config.nbd().listen(), next.nbd().listen(), server.address());
+            LOG.warn("reload: [nbd] listen changed from {}:{} to {}:{}; the NBD server keeps listening on {} until a restart",
+                config.nbd().listen().getHostString(), config.nbd().listen().getPort(), next.nbd().listen().getHostString(),
+                next.nbd().listen().getPort(), server.address());
         }
         if (!Objects.equals(config.nbd().defaultExport(), next.nbd().defaultExport()) && server != null)
         {
