@@ -266,12 +266,19 @@ final class HandshakeHandler extends ByteToMessageDecoder
     {
         state = State.DONE;
         cancelTimeout();
-        LOG.debug("{}: transmission on export '{}'", ctx.channel(), export.name());
+        ctx.channel().attr(NbdServer.EXPORT).set(export);
+        LOG.info("NBD client {} opened export '{}'", ctx.channel().remoteAddress(), export.name());
         ctx.pipeline()
             .addAfter(ctx.name(), "nbd-requests", new RequestDecoder(export))
             .addAfter("nbd-requests", "nbd-transmission", new TransmissionHandler(export, config));
         // Anything the client sent after its GO is forwarded to the request decoder.
         ctx.pipeline().remove(this);
+        if (!config.exports().contains(export))
+        {
+            // Removed between the lookup and now (NbdServer.removeExport sets the table first, then
+            // looks for connections on the export by this attribute): end it like the others.
+            ctx.pipeline().fireUserEventTriggered(ShutdownEvent.INSTANCE);
+        }
     }
 
     private static void reply(final ChannelHandlerContext ctx, final ByteBuf reply)

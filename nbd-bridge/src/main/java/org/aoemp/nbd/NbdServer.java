@@ -9,6 +9,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -32,6 +33,7 @@ import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.flush.FlushConsolidationHandler;
+import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import org.aoemp.block.BlockDevice;
 import org.slf4j.Logger;
@@ -55,8 +57,12 @@ import org.slf4j.LoggerFactory;
  * Netty's epoll transport is used when its native library loads, NIO otherwise. Devices are
  * shared by every connection and never closed by the server.
  *
- * <p>Threads: {@link #start} and {@link #close} from any thread; connections live on the
- * server's event loops.
+ * <p>Exports may be added and removed while the server runs ({@link #addExport},
+ * {@link #removeExport}); connections on other exports are not touched. The server may also
+ * serve a listening socket it inherited (systemd socket activation, {@link Builder#inheritedFd}).
+ *
+ * <p>Threads: {@link #start}, {@link #close}, {@link #addExport} and {@link #removeExport} from
+ * any thread (changes are serialised); connections live on the server's event loops.
  */
 public final class NbdServer implements AutoCloseable
 {
@@ -64,6 +70,9 @@ public final class NbdServer implements AutoCloseable
     public static final int DEFAULT_PORT = 10809;
 
     private static final Logger LOG = LoggerFactory.getLogger(NbdServer.class);
+
+    /** The export a connection transmits on, set when its handshake ends with GO or EXPORT_NAME. */
+    static final AttributeKey<Export> EXPORT = AttributeKey.valueOf(NbdServer.class, "export");
 
     /** Which Netty transport to use. */
     public enum Transport
@@ -79,6 +88,8 @@ public final class NbdServer implements AutoCloseable
     private final ChannelGroup connections;
     private final ServerConfig config;
     private final boolean epoll;
+    private final boolean readOnly;
+    private final int inheritedFd;
     private final Duration closeTimeout;
     private final AtomicBoolean closed = new AtomicBoolean();
 
@@ -86,9 +97,24 @@ public final class NbdServer implements AutoCloseable
     {
         this.config = config;
         this.closeTimeout = b.closeTimeout;
+        this.readOnly = b.readOnly;
+        this.inheritedFd = b.inheritedFd;
+        if (inheritedFd >= 0 && b.transport == Transport.NIO)
+        {
+            throw new IllegalArgumentException("an inherited socket needs the epoll transport, not NIO");
+        }
         this.epoll = switch (b.transport)
         {
-            case AUTO -> Epoll.isAvailable();
+            case AUTO ->
+            {
+                if (inheritedFd >= 0)
+                {
+                    // Only epoll can wrap a file descriptor; say why when its native library does not load.
+                    Epoll.ensureAvailability();
+                    yield true;
+                }
+                yield Epoll.isAvailable();
+            }
             case EPOLL ->
             {
                 Epoll.ensureAvailability();
@@ -102,9 +128,18 @@ public final class NbdServer implements AutoCloseable
         this.connections = new DefaultChannelGroup("nbd-connections", GlobalEventExecutor.INSTANCE);
         try
         {
-            this.serverChannel = new ServerBootstrap()
-                .group(group)
-                .channel(channelClass)
+            final ServerBootstrap bootstrap = new ServerBootstrap().group(group);
+            if (inheritedFd >= 0)
+            {
+                // Already bound and listening (systemd did both): wrap it and register, do not bind.
+                final int fd = inheritedFd;
+                bootstrap.channelFactory(() -> new EpollServerSocketChannel(fd));
+            }
+            else
+            {
+                bootstrap.channel(channelClass);
+            }
+            bootstrap
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .option(ChannelOption.SO_BACKLOG, 128)
                 .childOption(ChannelOption.TCP_NODELAY, true)
@@ -118,21 +153,36 @@ public final class NbdServer implements AutoCloseable
                     protected void initChannel(final Channel ch)
                     {
                         connections.add(ch);
+                        final long opened = System.nanoTime();
+                        ch.closeFuture().addListener(f -> logClosed(ch, opened));
                         ch.pipeline()
                             .addLast("flush", new FlushConsolidationHandler(256, true))
                             .addLast("nbd-handshake", new HandshakeHandler(config));
                     }
-                })
-                .bind(b.listen)
-                .syncUninterruptibly()
-                .channel();
+                });
+            this.serverChannel = (inheritedFd >= 0 ? bootstrap.register() : bootstrap.bind(b.listen)).syncUninterruptibly().channel();
         }
         catch (final RuntimeException e)
         {
             group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS).syncUninterruptibly();
             throw e;
         }
-        LOG.info("NBD server on {} ({}), exports {}", serverChannel.localAddress(), epoll ? "epoll" : "nio", exportNames());
+        LOG.info("NBD server on {} ({}{}), exports {}", serverChannel.localAddress(), epoll ? "epoll" : "nio",
+            inheritedFd >= 0 ? ", inherited socket fd " + inheritedFd : "", exportNames());
+    }
+
+    private static void logClosed(final Channel ch, final long openedNanos)
+    {
+        final Export export = ch.attr(EXPORT).get();
+        if (export != null)
+        {
+            LOG.info("NBD client {} closed export '{}' after {} s", ch.remoteAddress(), export.name(),
+                String.format(java.util.Locale.ROOT, "%.1f", (System.nanoTime() - openedNanos) / 1e9));
+        }
+        else
+        {
+            LOG.debug("NBD client {} closed during the handshake", ch.remoteAddress());
+        }
     }
 
     /**
@@ -199,6 +249,86 @@ public final class NbdServer implements AutoCloseable
         return "nbd://" + host + ":" + a.getPort() + (exportName.isEmpty() ? "" : "/" + percentEncode(exportName));
     }
 
+    /** Whether it serves a socket it inherited rather than one it bound. */
+    public boolean inherited()
+    {
+        return inheritedFd >= 0;
+    }
+
+    /**
+     * Adds an export while the server runs: new handshakes see it at once (LIST, INFO, GO).
+     *
+     * @param readOnly whether clients may not write (the server's read-only setting and a
+     *                 read-only device make it read-only too)
+     * @throws IllegalArgumentException when an export of that name exists
+     */
+    public synchronized void addExport(final String name, final BlockDevice device, final boolean readOnly)
+    {
+        if (closed.get())
+        {
+            throw new IllegalStateException("server is closed");
+        }
+        if (!config.add(new Export(name, device, readOnly || this.readOnly)))
+        {
+            throw new IllegalArgumentException("export '" + name + "' exists already");
+        }
+        LOG.info("NBD export '{}' added", name);
+    }
+
+    /**
+     * Removes an export while the server runs: new handshakes no longer see it, and each
+     * connection on it stops reading, finishes the requests it has in flight (requests still
+     * arriving get ESHUTDOWN), then closes; connections still busy after the close timeout are
+     * closed regardless. Returns when every connection on the export is closed, so its device may
+     * then be closed. Connections on other exports are not touched.
+     *
+     * @return false when there is no export of that name
+     */
+    public synchronized boolean removeExport(final String name)
+    {
+        final Export removed = config.remove(name);
+        if (removed == null)
+        {
+            return false;
+        }
+        final List<Channel> on = new ArrayList<>();
+        for (final Channel ch : connections)
+        {
+            if (ch.attr(EXPORT).get() == removed)
+            {
+                on.add(ch);
+                ch.pipeline().fireUserEventTriggered(ShutdownEvent.INSTANCE);
+            }
+        }
+        final CompletableFuture<?>[] closing = new CompletableFuture<?>[on.size()];
+        for (int i = 0; i < on.size(); i++)
+        {
+            final CompletableFuture<Void> f = new CompletableFuture<>();
+            on.get(i).closeFuture().addListener(x -> f.complete(null));
+            closing[i] = f;
+        }
+        try
+        {
+            CompletableFuture.allOf(closing).get(closeTimeout.toMillis(), TimeUnit.MILLISECONDS);
+        }
+        catch (final java.util.concurrent.TimeoutException e)
+        {
+            LOG.warn("NBD export '{}': connections still busy after {}; closing them", name, closeTimeout);
+            on.forEach(ch -> ch.close().awaitUninterruptibly());
+        }
+        catch (final InterruptedException e)
+        {
+            Thread.currentThread().interrupt();
+            on.forEach(ch -> ch.close().awaitUninterruptibly());
+        }
+        catch (final java.util.concurrent.ExecutionException e)
+        {
+            throw new IllegalStateException(e);
+        }
+        LOG.info("NBD export '{}' removed ({} connection(s) on it closed)", name, on.size());
+        return true;
+    }
+
     /** Number of open client connections, in handshake or transmission. */
     public int connectionCount()
     {
@@ -212,7 +342,7 @@ public final class NbdServer implements AutoCloseable
      * and their buffers released. Idempotent.
      */
     @Override
-    public void close()
+    public synchronized void close()
     {
         if (!closed.compareAndSet(false, true))
         {
@@ -286,6 +416,7 @@ public final class NbdServer implements AutoCloseable
     public static final class Builder
     {
         private InetSocketAddress listen = new InetSocketAddress(InetAddress.getLoopbackAddress(), DEFAULT_PORT);
+        private int inheritedFd = -1;
         private final Map<String, BlockDevice> exports = new LinkedHashMap<>();
         private String defaultExport;
         private boolean readOnly;
@@ -308,6 +439,21 @@ public final class NbdServer implements AutoCloseable
         public Builder listen(final InetSocketAddress listen)
         {
             this.listen = Objects.requireNonNull(listen, "listen");
+            return this;
+        }
+
+        /**
+         * Serve the listening TCP socket on file descriptor {@code fd}, already bound and
+         * listening (systemd socket activation passes it as fd 3), instead of binding
+         * {@link #listen}. Needs the epoll transport.
+         */
+        public Builder inheritedFd(final int fd)
+        {
+            if (fd < 0)
+            {
+                throw new IllegalArgumentException("file descriptor must be >= 0: " + fd);
+            }
+            this.inheritedFd = fd;
             return this;
         }
 
@@ -400,23 +546,20 @@ public final class NbdServer implements AutoCloseable
             return this;
         }
 
-        /** Binds and starts serving. */
+        /** Binds (or takes the inherited socket) and starts serving; with no exports yet, clients see an empty list. */
         public NbdServer start()
         {
-            if (exports.isEmpty())
-            {
-                throw new IllegalArgumentException("no exports");
-            }
             final List<Export> list = new ArrayList<>();
             exports.forEach((name, device) -> list.add(new Export(name, device, readOnly)));
-            final Export dflt = defaultExport == null ? list.get(0)
-                : list.stream().filter(e -> e.name().equals(defaultExport)).findFirst()
-                    .orElseThrow(() -> new IllegalArgumentException("default export '" + defaultExport + "' is not an export"));
+            if (defaultExport != null && list.stream().noneMatch(e -> e.name().equals(defaultExport)))
+            {
+                throw new IllegalArgumentException("default export '" + defaultExport + "' is not an export");
+            }
             if (maxOptions < 1 || maxInFlightBytes < 1 || maxInFlightRequests < 1 || lowWaterMark > highWaterMark)
             {
                 throw new IllegalArgumentException("limits must be positive and low water mark <= high");
             }
-            return new NbdServer(this, new ServerConfig(list, dflt, maxOptions, handshakeTimeout.toMillis(),
+            return new NbdServer(this, new ServerConfig(list, defaultExport, maxOptions, handshakeTimeout.toMillis(),
                 maxInFlightBytes, maxInFlightRequests));
         }
     }

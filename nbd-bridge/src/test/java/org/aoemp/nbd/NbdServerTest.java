@@ -510,6 +510,63 @@ class NbdServerTest
     }
 
     @Test
+    void shouldAddAnExportAtRuntimeAndListIt() throws IOException
+    {
+        start();
+        final MemoryBlockDevice late = new MemoryBlockDevice("late", MIB);
+        try
+        {
+            server.addExport("late", late, false);
+            assertEquals(java.util.List.of("first", "second", "controlled", "late"), server.exportNames());
+            try (RawClient c = RawClient.transmission(server.port(), "late"))
+            {
+                c.write(1, 0, filled(4096, 3));
+                assertEquals(0, c.readReply(0).error());
+                assertEquals(3, c.read(0, 4096)[100]);
+            }
+            org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> server.addExport("late", late, false));
+        }
+        finally
+        {
+            server.close();
+            late.close();
+        }
+    }
+
+    @Test
+    void shouldFinishInFlightRequestsOfARemovedExportThenCloseOnlyItsConnections() throws Exception
+    {
+        start();
+        try (RawClient onRemoved = RawClient.transmission(server.port(), "controlled");
+             RawClient onOther = RawClient.transmission(server.port(), "first"))
+        {
+            controlled.hold();
+            onRemoved.request(0, CMD_READ, 1, 0, 4096);
+            awaitHeld(1);
+            final CompletableFuture<Boolean> removing = CompletableFuture.supplyAsync(() -> server.removeExport("controlled"));
+            final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (server.exportNames().contains("controlled") && System.nanoTime() < deadline)
+            {
+                Thread.sleep(5);
+            }
+            assertFalse(server.exportNames().contains("controlled"), "new handshakes no longer see it");
+            assertFalse(removing.isDone(), "removeExport waits for the in-flight READ");
+            try (RawClient fresh = RawClient.connect(server.port()))
+            {
+                fresh.clientFlags(CLIENT_FLAG_FIXED_NEWSTYLE | CLIENT_FLAG_NO_ZEROES);
+                assertEquals(REP_ERR_UNKNOWN, fresh.go("controlled").type());
+            }
+            controlled.release(false);
+            final RawClient.Reply r = onRemoved.readReply(4096);
+            assertEquals(0, r.error(), "the in-flight READ was answered");
+            assertTrue(onRemoved.closedByServer(), "then its connection closed");
+            assertTrue(removing.get(10, TimeUnit.SECONDS));
+            assertFalse(server.removeExport("controlled"), "gone already");
+            assertEquals(4096, onOther.read(0, 4096).length, "the other export's client keeps working");
+        }
+    }
+
+    @Test
     void shouldReleaseEverythingWhenTheClientVanishesWithRequestsInFlight() throws Exception
     {
         start();

@@ -20,6 +20,7 @@ import picocli.CommandLine.Command;
         CopyCommand.class,
         TargetCommand.class,
         NbdCommand.class,
+        org.aoemp.tools.serve.ServeCommand.class,
         BenchCommand.class,
         CommandLine.HelpCommand.class
     })

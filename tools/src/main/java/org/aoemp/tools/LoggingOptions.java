@@ -27,7 +27,7 @@ public final class LoggingOptions
 
     @Option(names = "--log-level", paramLabel = "LEVEL",
         description = "Log lines (on stderr) at this level and above: error, warn, info, debug, trace "
-            + "(default: info for nbd and target, warn for the other commands).")
+            + "(default: info for nbd, target and serve, warn for the other commands).")
     String level;
 
     @Option(names = {"-q", "--quiet"}, description = "Log errors only (the same as --log-level error).")

@@ -19,6 +19,7 @@ import org.aoemp.initiator.Initiator;
 import org.aoemp.initiator.TargetAddress;
 import org.aoemp.initiator.TargetDirectory;
 import org.aoemp.nbd.NbdServer;
+import org.aoemp.tools.serve.FlushTracker;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -108,7 +109,13 @@ final class NbdCommand implements Callable<Integer>
                     exports.put(a.toString(), d);
                 }
             }
-            final NbdServer server = NbdServer.start(parseListen(listen), exports, exports.keySet().iterator().next(), readOnly);
+            // Closed after the server (resources close in reverse): once the last request is done,
+            // a FLUSH to every AoE device written since its last flush, as aoe serve does.
+            final Map<String, BlockDevice> served = new LinkedHashMap<>();
+            final List<FlushTracker> tracked = new ArrayList<>();
+            exports.forEach((name, d) -> served.put(name, d instanceof AoeDevice ? track(d, tracked) : d));
+            resources.add(() -> tracked.forEach(FlushTracker::finalFlush));
+            final NbdServer server = NbdServer.start(parseListen(listen), served, exports.keySet().iterator().next(), readOnly);
             resources.add(server);
             publishStats(exports, resources, out);
             for (final Map.Entry<String, BlockDevice> e : exports.entrySet())
@@ -171,6 +178,13 @@ final class NbdCommand implements Callable<Integer>
         {
             spec.commandLine().getErr().printf("aoe nbd: not publishing live counters: %s%n", e.getMessage());
         }
+    }
+
+    private static BlockDevice track(final BlockDevice device, final List<FlushTracker> tracked)
+    {
+        final FlushTracker t = new FlushTracker(device);
+        tracked.add(t);
+        return t;
     }
 
     private static MemoryBlockDevice memoryBackend(final String spec)

@@ -1,0 +1,152 @@
+package org.aoemp.tools.serve;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code aoe serve --config FILE}: everything a host serves, from one TOML file — AoE targets
+ * ({@code [[target]]}) and AoE targets exported over NBD ({@code [[export]]}) — as a systemd
+ * service: socket activation, sd_notify, SIGHUP reloads, a clean stop on SIGTERM.
+ * {@code --check} only validates the file (no root, no sockets).
+ */
+@Command(name = "serve", mixinStandardHelpOptions = true,
+    description = {"Serve what a config file lists: AoE targets ([[target]]) and AoE targets over NBD ([[export]]), until SIGTERM/SIGINT.",
+        "SIGHUP re-reads the file: new entries start, removed ones stop after their in-flight requests, unchanged ones keep running; "
+            + "a bad file is logged and ignored. On SIGTERM: stop accepting, finish requests in flight, FLUSH what was written, exit 0.",
+        "Under systemd: socket activation (LISTEN_FDS), Type=notify (READY=1, RELOADING=1, STOPPING=1). See docs/service.md.",
+        "Exit status: 0 after a clean stop (or a valid --check), 1 when something could not start, 2 for a bad config file."})
+public final class ServeCommand implements Callable<Integer>
+{
+    /** Exit status for a config file that is refused. */
+    public static final int EXIT_BAD_CONFIG = 2;
+    private static final Logger LOG = LoggerFactory.getLogger(ServeCommand.class);
+
+    @Option(names = {"-c", "--config"}, paramLabel = "FILE", required = true, description = "The config file (TOML), e.g. /etc/aoe/aoe.conf.")
+    Path config;
+
+    @Option(names = "--check", description = "Only check the config file: exit 0 when it is valid, 2 (naming file, line and key) when not.")
+    boolean check;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception
+    {
+        final PrintWriter out = spec.commandLine().getOut();
+        final PrintWriter err = spec.commandLine().getErr();
+        final ServeConfig first;
+        try
+        {
+            first = ConfigLoader.load(config);
+        }
+        catch (final ConfigLoader.InvalidConfig e)
+        {
+            for (final ConfigLoader.Problem p : e.problems())
+            {
+                err.println("aoe serve: " + p);
+            }
+            err.println("aoe serve: " + config + " refused (" + e.problems().size() + (e.problems().size() == 1 ? " problem" : " problems")
+                + ")" + (check ? "" : "; nothing started"));
+            err.flush();
+            return EXIT_BAD_CONFIG;
+        }
+        if (check)
+        {
+            out.println("aoe serve: " + config + " is valid: " + first.exports().size() + " export(s), " + first.targets().size()
+                + " target(s)");
+            out.flush();
+            return 0;
+        }
+        return serve(first);
+    }
+
+    private int serve(final ServeConfig first) throws InterruptedException
+    {
+        final Map<String, String> env = System.getenv();
+        final long pid = ProcessHandle.current().pid();
+        final String version = spec.root().version().length > 0 ? spec.root().version()[0] : "aoe";
+        LOG.info("{} serve starting: pid {}, config {}, java {}", version, pid, config.toAbsolutePath(), Runtime.version());
+        final int listenFds = SocketActivation.listenFds(env, pid);
+        int inheritedFd = -1;
+        if (listenFds > 0)
+        {
+            inheritedFd = SocketActivation.FIRST_FD;
+            LOG.info("socket activation: serving NBD on the socket systemd passed (fd {}){}", inheritedFd,
+                first.exports().isEmpty() ? "" : "; [nbd] listen = " + first.nbd().listen().getHostString() + ":"
+                    + first.nbd().listen().getPort() + " is not used");
+            if (listenFds > 1)
+            {
+                LOG.warn("socket activation: {} sockets passed, only the first (fd {}) is served", listenFds, inheritedFd);
+            }
+        }
+        final ShutdownCoordinator signals = new ShutdownCoordinator(first.service().stopTimeout());
+        signals.install();
+        try (SystemdNotifier notifier = SystemdNotifier.fromEnvironment(env))
+        {
+            final ServiceSet set = new ServiceSet(inheritedFd);
+            try
+            {
+                set.start(first);
+            }
+            catch (final ServiceSet.StartFailure e)
+            {
+                LOG.error("not started: {}", e.getMessage());
+                notifier.status("failed: " + e.getMessage());
+                signals.stopped();
+                return org.aoemp.tools.AoeCommand.EXIT_FAILURE;
+            }
+            if (first.exports().isEmpty() && first.targets().isEmpty())
+            {
+                LOG.warn("{} has no [[export]] and no [[target]]: serving nothing (add entries and send SIGHUP)", config);
+            }
+            LOG.info("ready: {}", set.status());
+            notifier.ready(set.status());
+            ShutdownCoordinator.Event event;
+            while ((event = signals.next()).kind() == ShutdownCoordinator.Kind.RELOAD)
+            {
+                reload(set, notifier);
+            }
+            LOG.info("{}: stopping (finishing requests in flight, then FLUSH; stop-timeout {})", event.signal(),
+                ServiceSet.text(first.service().stopTimeout()));
+            notifier.stopping("stopping on " + event.signal());
+            set.stop(first.service().stopTimeout());
+            signals.stopped();
+            LOG.info("{} serve stopped cleanly", version);
+            return 0;
+        }
+    }
+
+    private void reload(final ServiceSet set, final SystemdNotifier notifier)
+    {
+        LOG.info("SIGHUP: reloading {}", config);
+        notifier.reloading("reloading " + config);
+        try
+        {
+            final ServeConfig next = ConfigLoader.load(config);
+            LOG.info("reloaded {}: {}", config, set.reload(next));
+            if (next.exports().isEmpty() && next.targets().isEmpty())
+            {
+                LOG.warn("{} has no [[export]] and no [[target]]: serving nothing", config);
+            }
+        }
+        catch (final ConfigLoader.InvalidConfig e)
+        {
+            for (final ConfigLoader.Problem p : e.problems())
+            {
+                LOG.error("reload refused: {}", p);
+            }
+            LOG.error("reload refused: {} has {} problem(s); still running the previous set: {}", config, e.problems().size(), set.status());
+        }
+        notifier.ready(set.status());
+    }
+}
