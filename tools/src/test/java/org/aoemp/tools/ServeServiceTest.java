@@ -21,6 +21,7 @@ import java.util.regex.Pattern;
 
 import org.aoemp.testing.BulkIo;
 import org.aoemp.testing.Prerequisites;
+import org.aoemp.testing.RealPeer;
 import org.aoemp.testing.VethRig;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -34,6 +35,7 @@ import org.junit.jupiter.api.io.TempDir;
  * (exit 0, the target counted the final FLUSH), systemd socket activation and sd_notify to a
  * datagram socket the test binds.
  */
+@RealPeer
 class ServeServiceTest
 {
     private static final Duration EXIT = Duration.ofSeconds(60);
