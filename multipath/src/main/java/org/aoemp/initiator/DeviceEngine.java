@@ -1,0 +1,479 @@
+package org.aoemp.initiator;
+
+import java.util.ArrayDeque;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
+
+import org.aoemp.agent.Agent;
+import org.aoemp.agent.ErrorHandler;
+import org.aoemp.agent.Wakeup;
+import org.aoemp.block.IoError;
+import org.jctools.queues.atomic.MpscAtomicArrayQueue;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The engine of one device, an {@link Agent} on its own thread {@code aoe-eX.Y}: it owns every
+ * slot, path and request of the device. Each duty cycle it
+ * <ol>
+ * <li>applies control changes (paths added by discovery),</li>
+ * <li>processes the replies the receive threads completed ({@link CompletionProcessor}),</li>
+ * <li>once per tick, takes back commands past their deadline ({@link RetransmitTimer}), probes
+ *     DOWN paths ({@link PathProber}) and declares the device dead after dead-after,</li>
+ * <li>issues retransmissions and new commands ({@link CommandIssuer}),</li>
+ * <li>and flushes the paths' send queues: sends the frames itself when the port's transport
+ *     never waits (AF_PACKET), else wakes the port's {@link PortSender}, once per round.</li>
+ * </ol>
+ * With nothing to do it lets its idle strategy back off ({@link IdleStrategies#engine}), bounding
+ * the park by the next command deadline; a request, a reply or a refused frame wakes it.
+ *
+ * <p>Errors: when a duty cycle throws, the runner hands the error to {@link #onError}, which fails
+ * every request the engine holds (in flight, waiting for retransmission, fenced, being split,
+ * queued) with EIO, rebuilds the slot pool and the paths' in-flight counts, and lets the engine go
+ * on. At the {@value EngineErrorBudget#MAX_ERRORS}th error within
+ * {@value EngineErrorBudget#WINDOW_SECONDS} s ({@link EngineErrorBudget}) the device gives up:
+ * every request fails with EIO at once from then on, until it is closed.
+ *
+ * <p>Threading: {@link #submit}, {@link #addPath}, {@link #runOnEngine}, {@link #wake} and the
+ * monitoring accessors from any thread; {@link #doWork}, {@link #onError}, {@link #onStart} and
+ * {@link #onClose} on the engine thread (or, for {@code onClose} of a runner never started, the
+ * closing thread); {@link #failLateSubmissions} on the closing thread once the engine has ended.
+ */
+final class DeviceEngine implements Agent, ErrorHandler
+{
+    private static final Logger LOG = LoggerFactory.getLogger(DeviceEngine.class);
+    static final int SUBMIT_QUEUE_CAPACITY = 1 << 16;
+    /** Smallest frame buffer of a send queue: room for any command without data at any MTU. */
+    private static final int MIN_FRAME_BUFFER = 1024;
+    /** How long shutdown and an error reset wait for a receive thread that is copying a reply. */
+    private static final long RECEIVING_WAIT_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
+
+    private final TargetAddress address;
+    private final DeviceOptions options;
+    private final DeviceCounters counters;
+    private final SlotTable slots;
+    private final PathList paths = new PathList();
+    private final MpscAtomicArrayQueue<IoRequest> submitted = new MpscAtomicArrayQueue<>(SUBMIT_QUEUE_CAPACITY);
+    private final MpscAtomicArrayQueue<Slot> completed;
+    private final ConcurrentLinkedQueue<Runnable> control = new ConcurrentLinkedQueue<>();
+    /** Commands taken back, to be sent again (timer, evacuation, FLUSH fallback); their slots are busy and HELD. */
+    private final ArrayDeque<Slot> retry;
+    private final WriteFences fences;
+    private final AtaCommandSet commands = new AtaCommandSet();
+    private final RetransmitTimer timer;
+    private final CompletionProcessor completions;
+    private final CommandIssuer issuer;
+    private final PathProber prober;
+    private final ReplyReceiver replies;
+    private final Wakeup wakeup;
+    private final EngineErrorBudget errorBudget = new EngineErrorBudget();
+    private volatile boolean givenUp;
+
+    DeviceEngine(final TargetAddress address, final DeviceOptions options, final DeviceCounters counters)
+    {
+        this.address = address;
+        this.options = options;
+        this.counters = counters;
+        this.slots = new SlotTable(options.slots());
+        this.completed = new MpscAtomicArrayQueue<>(Math.max(2, options.slots()));
+        this.retry = new ArrayDeque<>(options.slots());
+        this.fences = new WriteFences(options.fenceTimeout().toNanos());
+        this.wakeup = new Wakeup(() -> !submitted.isEmpty() || !completed.isEmpty() || !control.isEmpty());
+        this.timer = new RetransmitTimer(address, options, slots, paths, retry, fences);
+        final Transmitter transmitter = new Transmitter(address, timer);
+        this.completions = new CompletionProcessor(address, completed, slots, retry, commands, timer, counters);
+        this.issuer = new CommandIssuer(options, submitted, slots, paths, retry, fences, commands, transmitter, completions, timer);
+        this.prober = new PathProber(paths, slots, transmitter, commands);
+        this.replies = new ReplyReceiver(slots, completed, wakeup, counters);
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Any thread
+
+    @Override
+    public String roleName()
+    {
+        return "aoe-" + address;
+    }
+
+    /** Queues a request for the engine and wakes it; false when the submit queue is full. */
+    boolean submit(final IoRequest request)
+    {
+        if (!submitted.offer(request))
+        {
+            return false;
+        }
+        wakeup.wake();
+        return true;
+    }
+
+    /** Makes a parked engine look at its queues now; cheap when it is awake. */
+    void wake()
+    {
+        wakeup.wake();
+    }
+
+    /** Runs {@code change} on the engine thread at the start of its next duty cycle. */
+    void runOnEngine(final Runnable change)
+    {
+        control.add(change);
+        wakeup.wake();
+    }
+
+    /** Adds the path over {@code port} to {@code remoteMac}, or updates the target's limits if it exists. */
+    void addPath(final Port port, final long remoteMac, final int bufferCount, final int targetSectors)
+    {
+        runOnEngine(() ->
+        {
+            final Path existing = paths.find(port, remoteMac);
+            if (existing != null)
+            {
+                existing.updateTarget(bufferCount, targetSectors);
+                return;
+            }
+            final RttEstimator rtt = new RttEstimator(options.initialRto().toNanos(), options.rtoFloor().toNanos(),
+                options.rtoCeiling().toNanos());
+            final Path path = new Path(paths.size(), port, remoteMac, bufferCount, targetSectors, rtt);
+            final SendQueue queue = new SendQueue(path, sendQueueFrames(bufferCount), Math.max(MIN_FRAME_BUFFER, port.mtu() + 14),
+                wakeup::wake);
+            path.sendQueue(queue);
+            try
+            {
+                port.sender().register(queue);
+            }
+            catch (final IllegalStateException closing)
+            {
+                return;  // the initiator is closing its ports
+            }
+            paths.add(path);
+        });
+    }
+
+    /** Frames in a path's send queue: twice the target's buffer count, 32 to 512. */
+    static int sendQueueFrames(final int bufferCount)
+    {
+        int frames = 32;
+        while (frames < 2 * bufferCount && frames < 512)
+        {
+            frames <<= 1;
+        }
+        return frames;
+    }
+
+    /** The wake-up the engine's idle strategy parks with. */
+    Wakeup wakeupForIdle()
+    {
+        return wakeup;
+    }
+
+    ReplyReceiver replies()
+    {
+        return replies;
+    }
+
+    PathList paths()
+    {
+        return paths;
+    }
+
+    WriteFences fences()
+    {
+        return fences;
+    }
+
+    AtaCommandSet commands()
+    {
+        return commands;
+    }
+
+    int sectorsPerCommand()
+    {
+        return PathScheduler.sectorsPerCommand(paths.all(), options.maxSectors());
+    }
+
+    boolean isDead()
+    {
+        return timer.isDead();
+    }
+
+    IoError deadError()
+    {
+        return timer.deadError();
+    }
+
+    /** The device gave up after repeated engine errors: every request fails at once. */
+    boolean hasGivenUp()
+    {
+        return givenUp;
+    }
+
+    IoError givenUpError()
+    {
+        return new IoError(IoError.EIO, address + " gave up after " + EngineErrorBudget.MAX_ERRORS + " engine errors within "
+            + EngineErrorBudget.WINDOW_SECONDS + " s (last: " + counters.lastEngineError() + "); close and reopen it");
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Engine thread
+
+    @Override
+    public void onStart()
+    {
+        timer.start(System.nanoTime());
+    }
+
+    @Override
+    public int doWork()
+    {
+        if (givenUp)
+        {
+            return failWhileGivenUp();
+        }
+        int work = runControl();
+        work += completions.drain();
+        final long now = System.nanoTime();
+        if (timer.tickDue(now))
+        {
+            final boolean queued = issuer.hasWaiting();
+            work += timer.scan(now);
+            work += prober.probe(now);
+            if (timer.checkDeadAfter(now, queued))
+            {
+                declareDead();
+                work++;
+            }
+        }
+        work += issuer.issue(now);
+        if (work > 0)
+        {
+            flushSendQueues();
+        }
+        else
+        {
+            wakeup.limitNextPark(parkLimit(now));
+        }
+        return work;
+    }
+
+    private int runControl()
+    {
+        int n = 0;
+        Runnable r;
+        while ((r = control.poll()) != null)
+        {
+            r.run();
+            n++;
+        }
+        return n;
+    }
+
+    /** Sends (or hands to the senders) what this round queued: one flush per path, not per frame. */
+    private void flushSendQueues()
+    {
+        for (final Path p : paths.all())
+        {
+            p.sendQueue().flush();
+        }
+    }
+
+    /** How long an idle engine may park: until the next deadline (a tick while writes are fenced), at most the idle bound. */
+    private long parkLimit(final long now)
+    {
+        if (slots.busy() == 0 && !issuer.hasStarted())
+        {
+            return IdleStrategies.ENGINE_MAX_PARK_NANOS;
+        }
+        long limit = Math.min(timer.nextDeadline() - now, IdleStrategies.ENGINE_MAX_PARK_NANOS);
+        if (issuer.hasFenced())
+        {
+            limit = Math.min(limit, RetransmitTimer.TICK_NANOS);
+        }
+        return limit;
+    }
+
+    /** No path answered for dead-after: fail everything waiting; new requests fail until a path answers again. */
+    private void declareDead()
+    {
+        final IoError e = timer.deadError();
+        Slot s;
+        while ((s = retry.pollFirst()) != null)
+        {
+            s.request.fail(e);
+            completions.finish(s);
+        }
+        for (int i = 0; i < slots.size() && slots.busy() > 0; i++)
+        {
+            s = slots.get(i);
+            if (s.busy && s.request.op != IoRequest.PROBE && s.isInFlight() && s.recall())
+            {
+                s.path.onAbandon();
+                s.request.fail(e);
+                completions.finish(s);
+            }
+        }
+        issuer.failQueued(e, true);
+    }
+
+    /** After giving up: fail what was queued meanwhile, let replies still coming free their slots. */
+    private int failWhileGivenUp()
+    {
+        control.clear();
+        final int n = completions.drain() + issuer.failQueuedNow(givenUpError());
+        if (n == 0)
+        {
+            wakeup.limitNextPark(IdleStrategies.ENGINE_MAX_PARK_NANOS);
+        }
+        return n;
+    }
+
+    /**
+     * A duty cycle threw: fail every request the engine holds with EIO, make its state
+     * consistent again, record the error, and give up if errors keep coming.
+     */
+    @Override
+    public void onError(final Throwable error)
+    {
+        final long n = counters.engineError(error);
+        final int failed = reset(new IoError(IoError.EIO, address + ": engine error (" + error + "); every request in progress was failed"));
+        if (givenUp)
+        {
+            return;  // logged when it gave up; the runner counts and logs the rest
+        }
+        if (errorBudget.exhaustedBy(System.nanoTime()))
+        {
+            givenUp = true;
+            LOG.error("{}: engine error {} ({}): failed {} requests with EIO; {} errors within {} s, so the device gives up: "
+                + "every request fails with EIO until it is closed", address, n, error, failed, EngineErrorBudget.MAX_ERRORS,
+                EngineErrorBudget.WINDOW_SECONDS);
+            issuer.failQueuedNow(givenUpError());
+        }
+        else
+        {
+            LOG.error("{}: engine error {} ({}): failed {} requests with EIO and reset the engine", address, n, error, failed);
+        }
+    }
+
+    /** Completes every request the engine holds with {@code e} and rebuilds its state; returns how many requests failed. */
+    private int reset(final IoError e)
+    {
+        int n = 0;
+        retry.clear();  // their slots are busy and HELD: failed and freed below
+        awaitReceivers();
+        // slots taken from the completed queue (or about to be) but not processed: ours, nothing will touch them again
+        final Slot interrupted = completions.interrupted();
+        if (interrupted != null && interrupted.busy && (interrupted.state() & 3) == Slot.DONE)
+        {
+            n += failAndFree(interrupted, e);
+        }
+        Slot s;
+        while ((s = completions.pollUnprocessed()) != null)
+        {
+            n += failAndFree(s, e);
+        }
+        for (int i = 0; i < slots.size(); i++)
+        {
+            s = slots.get(i);
+            if (!s.busy)
+            {
+                continue;
+            }
+            final int phase = (int)(s.state() & 3);
+            if (phase == Slot.HELD || phase == Slot.INFLIGHT && s.recall())
+            {
+                if (s.request != null && s.request.op == IoRequest.PROBE && s.path != null)
+                {
+                    s.path.onProbeLost();
+                }
+                n += failAndFree(s, e);
+            }
+            else if (s.request != null && s.request.op != IoRequest.PROBE && !s.request.completed)
+            {
+                // a receive thread claimed it: the slot comes through the completed queue and is freed there
+                completions.failNow(s.request, e);
+                n++;
+            }
+        }
+        n += issuer.failQueuedNow(e);
+        slots.rebuildFreeList();
+        for (final Path p : paths.all())
+        {
+            int inFlight = 0;
+            for (int i = 0; i < slots.size(); i++)
+            {
+                if (slots.get(i).busy && slots.get(i).path == p)
+                {
+                    inFlight++;
+                }
+            }
+            p.resyncInFlight(inFlight);
+        }
+        timer.reset(System.nanoTime());
+        return n;
+    }
+
+    /** A slot the engine holds: complete its request with {@code e} (if not yet) and free the slot (the pool is rebuilt after). */
+    private int failAndFree(final Slot s, final IoError e)
+    {
+        final IoRequest r = s.request;
+        s.recycle();
+        if (r != null && r.op != IoRequest.PROBE && !r.completed)
+        {
+            completions.failNow(r, e);
+            return 1;
+        }
+        return 0;
+    }
+
+    /** Waits (briefly) until no receive thread is copying into a slot, so no request's buffer is written after its callback. */
+    private void awaitReceivers()
+    {
+        final long until = System.nanoTime() + RECEIVING_WAIT_NANOS;
+        for (int i = 0; i < slots.size() && System.nanoTime() - until < 0; i++)
+        {
+            while ((slots.get(i).state() & 3) == Slot.RECEIVING && System.nanoTime() - until < 0)
+            {
+                Thread.onSpinWait();
+            }
+        }
+    }
+
+    /** The device is closing: fail everything with ESHUTDOWN and detach from the ports. */
+    @Override
+    public void onClose()
+    {
+        for (final Path p : paths.all())
+        {
+            p.port().sender().unregister(p.sendQueue());
+        }
+        final IoError e = new IoError(IoError.ESHUTDOWN, address + " was closed");
+        Slot s;
+        while ((s = retry.pollFirst()) != null)
+        {
+            s.request.fail(e);
+            completions.finish(s);
+        }
+        for (int i = 0; i < slots.size() && slots.busy() > 0; i++)
+        {
+            s = slots.get(i);
+            if (s.busy && s.isInFlight() && s.recall())
+            {
+                if (s.request.op == IoRequest.PROBE)
+                {
+                    slots.release(s);
+                    continue;
+                }
+                s.request.fail(e);
+                completions.finish(s);
+            }
+        }
+        awaitReceivers();
+        completions.drain();
+        issuer.failQueued(e, false);
+    }
+
+    /** Closing thread, after the engine ended: fails requests submitted after its last look (a close racing a submit). */
+    void failLateSubmissions()
+    {
+        issuer.failQueued(new IoError(IoError.ESHUTDOWN, address + " was closed"), false);
+    }
+}
