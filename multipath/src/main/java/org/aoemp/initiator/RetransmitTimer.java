@@ -174,6 +174,7 @@ final class RetransmitTimer
         {
             p.onAbandon();
             p.onProbeLost();
+            p.rtt().backoff();  // else a target slower than the RTO at the time the path went down could never answer in time
             slots.release(s);
             return true;
         }
