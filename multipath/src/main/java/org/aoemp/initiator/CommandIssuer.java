@@ -233,7 +233,12 @@ final class CommandIssuer
         return n;
     }
 
-    /** After an engine error: completes every request outside the slots with {@code e} at once; returns how many. */
+    /**
+     * After an engine error, or once the device gave up: completes every request outside the
+     * slots with {@code e} at once; returns how many. Of the submit queue it takes only what was
+     * in it when it began, so a request submitted after the callbacks of the failed ones ran is
+     * not failed by this error.
+     */
     int failQueuedNow(final IoError e)
     {
         int n = 0;
@@ -249,7 +254,7 @@ final class CommandIssuer
             completions.failNow(r, e);
             n++;
         }
-        while ((r = submitted.relaxedPoll()) != null)
+        for (int queued = submitted.size(); queued > 0 && (r = submitted.relaxedPoll()) != null; queued--)
         {
             completions.failNow(r, e);
             n++;
