@@ -2,7 +2,6 @@ package org.aoemp.initiator;
 
 import java.util.ArrayDeque;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.TimeUnit;
 
 import org.aoemp.agent.Agent;
 import org.aoemp.agent.ErrorHandler;
@@ -27,10 +26,10 @@ import org.slf4j.LoggerFactory;
  * With nothing to do it lets its idle strategy back off ({@link IdleStrategies#engine}), bounding
  * the park by the next command deadline; a request, a reply or a refused frame wakes it.
  *
- * <p>Errors: when a duty cycle throws, the runner hands the error to {@link #onError}, which fails
- * every request the engine holds (in flight, waiting for retransmission, fenced, being split,
- * queued) with EIO, rebuilds the slot pool and the paths' in-flight counts, and lets the engine go
- * on. At the {@value EngineErrorBudget#MAX_ERRORS}th error within
+ * <p>Errors: when a duty cycle throws, the runner hands the error to {@link #onError}, which has
+ * the {@link RequestFailer} fail every request the engine holds (in flight, waiting for
+ * retransmission, fenced, being split, queued) with EIO and rebuild the slot pool and the paths'
+ * in-flight counts, records the error and lets the engine go on. At the {@value EngineErrorBudget#MAX_ERRORS}th error within
  * {@value EngineErrorBudget#WINDOW_SECONDS} s ({@link EngineErrorBudget}) the device gives up:
  * every request fails with EIO at once from then on, until it is closed.
  *
@@ -45,8 +44,6 @@ final class DeviceEngine implements Agent, ErrorHandler
     static final int SUBMIT_QUEUE_CAPACITY = 1 << 16;
     /** Smallest frame buffer of a send queue: room for any command without data at any MTU. */
     private static final int MIN_FRAME_BUFFER = 1024;
-    /** How long shutdown and an error reset wait for a receive thread that is copying a reply. */
-    private static final long RECEIVING_WAIT_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
 
     private final TargetAddress address;
     private final DeviceOptions options;
@@ -64,6 +61,7 @@ final class DeviceEngine implements Agent, ErrorHandler
     private final CompletionProcessor completions;
     private final CommandIssuer issuer;
     private final PathProber prober;
+    private final RequestFailer failer;
     private final ReplyReceiver replies;
     private final Wakeup wakeup;
     private final EngineErrorBudget errorBudget = new EngineErrorBudget();
@@ -84,6 +82,7 @@ final class DeviceEngine implements Agent, ErrorHandler
         this.completions = new CompletionProcessor(address, completed, slots, retry, commands, timer, counters);
         this.issuer = new CommandIssuer(options, submitted, slots, paths, retry, fences, commands, transmitter, completions, timer);
         this.prober = new PathProber(paths, slots, transmitter, commands);
+        this.failer = new RequestFailer(slots, paths, retry, completions, issuer, timer);
         this.replies = new ReplyReceiver(slots, completed, wakeup, counters);
     }
 
@@ -239,7 +238,7 @@ final class DeviceEngine implements Agent, ErrorHandler
             work += prober.probe(now);
             if (timer.checkDeadAfter(now, queued))
             {
-                declareDead();
+                failer.failOnDeadAfter(timer.deadError());
                 work++;
             }
         }
@@ -291,34 +290,15 @@ final class DeviceEngine implements Agent, ErrorHandler
         return limit;
     }
 
-    /** No path answered for dead-after: fail everything waiting; new requests fail until a path answers again. */
-    private void declareDead()
-    {
-        final IoError e = timer.deadError();
-        Slot s;
-        while ((s = retry.pollFirst()) != null)
-        {
-            s.request.fail(e);
-            completions.finish(s);
-        }
-        for (int i = 0; i < slots.size() && slots.busy() > 0; i++)
-        {
-            s = slots.get(i);
-            if (s.busy && s.request.op != IoRequest.PROBE && s.isInFlight() && s.recall())
-            {
-                s.path.onAbandon();
-                s.request.fail(e);
-                completions.finish(s);
-            }
-        }
-        issuer.failQueued(e, true);
-    }
-
     /** After giving up: fail what was queued meanwhile, let replies still coming free their slots. */
     private int failWhileGivenUp()
     {
         control.clear();
-        final int n = completions.drain() + issuer.failQueuedNow(givenUpError());
+        int n = completions.drain();
+        if (issuer.hasWaiting())
+        {
+            n += issuer.failQueuedNow(givenUpError());
+        }
         if (n == 0)
         {
             wakeup.limitNextPark(IdleStrategies.ENGINE_MAX_PARK_NANOS);
@@ -334,7 +314,8 @@ final class DeviceEngine implements Agent, ErrorHandler
     public void onError(final Throwable error)
     {
         final long n = counters.engineError(error);
-        final int failed = reset(new IoError(IoError.EIO, address + ": engine error (" + error + "); every request in progress was failed"));
+        final int failed = failer.failAndReset(new IoError(IoError.EIO, address + ": engine error (" + error
+            + "); every request in progress was failed"));
         if (givenUp)
         {
             return;  // logged when it gave up; the runner counts and logs the rest
@@ -353,90 +334,6 @@ final class DeviceEngine implements Agent, ErrorHandler
         }
     }
 
-    /** Completes every request the engine holds with {@code e} and rebuilds its state; returns how many requests failed. */
-    private int reset(final IoError e)
-    {
-        int n = 0;
-        retry.clear();  // their slots are busy and HELD: failed and freed below
-        awaitReceivers();
-        // slots taken from the completed queue (or about to be) but not processed: ours, nothing will touch them again
-        final Slot interrupted = completions.interrupted();
-        if (interrupted != null && interrupted.busy && (interrupted.state() & 3) == Slot.DONE)
-        {
-            n += failAndFree(interrupted, e);
-        }
-        Slot s;
-        while ((s = completions.pollUnprocessed()) != null)
-        {
-            n += failAndFree(s, e);
-        }
-        for (int i = 0; i < slots.size(); i++)
-        {
-            s = slots.get(i);
-            if (!s.busy)
-            {
-                continue;
-            }
-            final int phase = (int)(s.state() & 3);
-            if (phase == Slot.HELD || phase == Slot.INFLIGHT && s.recall())
-            {
-                if (s.request != null && s.request.op == IoRequest.PROBE && s.path != null)
-                {
-                    s.path.onProbeLost();
-                }
-                n += failAndFree(s, e);
-            }
-            else if (s.request != null && s.request.op != IoRequest.PROBE && !s.request.completed)
-            {
-                // a receive thread claimed it: the slot comes through the completed queue and is freed there
-                completions.failNow(s.request, e);
-                n++;
-            }
-        }
-        n += issuer.failQueuedNow(e);
-        slots.rebuildFreeList();
-        for (final Path p : paths.all())
-        {
-            int inFlight = 0;
-            for (int i = 0; i < slots.size(); i++)
-            {
-                if (slots.get(i).busy && slots.get(i).path == p)
-                {
-                    inFlight++;
-                }
-            }
-            p.resyncInFlight(inFlight);
-        }
-        timer.reset(System.nanoTime());
-        return n;
-    }
-
-    /** A slot the engine holds: complete its request with {@code e} (if not yet) and free the slot (the pool is rebuilt after). */
-    private int failAndFree(final Slot s, final IoError e)
-    {
-        final IoRequest r = s.request;
-        s.recycle();
-        if (r != null && r.op != IoRequest.PROBE && !r.completed)
-        {
-            completions.failNow(r, e);
-            return 1;
-        }
-        return 0;
-    }
-
-    /** Waits (briefly) until no receive thread is copying into a slot, so no request's buffer is written after its callback. */
-    private void awaitReceivers()
-    {
-        final long until = System.nanoTime() + RECEIVING_WAIT_NANOS;
-        for (int i = 0; i < slots.size() && System.nanoTime() - until < 0; i++)
-        {
-            while ((slots.get(i).state() & 3) == Slot.RECEIVING && System.nanoTime() - until < 0)
-            {
-                Thread.onSpinWait();
-            }
-        }
-    }
-
     /** The device is closing: fail everything with ESHUTDOWN and detach from the ports. */
     @Override
     public void onClose()
@@ -445,30 +342,7 @@ final class DeviceEngine implements Agent, ErrorHandler
         {
             p.port().sender().unregister(p.sendQueue());
         }
-        final IoError e = new IoError(IoError.ESHUTDOWN, address + " was closed");
-        Slot s;
-        while ((s = retry.pollFirst()) != null)
-        {
-            s.request.fail(e);
-            completions.finish(s);
-        }
-        for (int i = 0; i < slots.size() && slots.busy() > 0; i++)
-        {
-            s = slots.get(i);
-            if (s.busy && s.isInFlight() && s.recall())
-            {
-                if (s.request.op == IoRequest.PROBE)
-                {
-                    slots.release(s);
-                    continue;
-                }
-                s.request.fail(e);
-                completions.finish(s);
-            }
-        }
-        awaitReceivers();
-        completions.drain();
-        issuer.failQueued(e, false);
+        failer.failOnClose(new IoError(IoError.ESHUTDOWN, address + " was closed"));
     }
 
     /** Closing thread, after the engine ended: fails requests submitted after its last look (a close racing a submit). */
