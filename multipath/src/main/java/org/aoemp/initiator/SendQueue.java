@@ -65,7 +65,7 @@ final class SendQueue
     /**
      * @param frames        pool size (rounded up to a power of two by JCTools)
      * @param frameCapacity bytes per frame: the largest frame the port's MTU allows
-     * @param wakeEngine    called by the sender when the link refused a frame, so the engine looks soon
+     * @param wakeEngine    called by the consumer when the link refused a frame, so the engine looks soon
      */
     SendQueue(final Path path, final int frames, final int frameCapacity, final Runnable wakeEngine)
     {

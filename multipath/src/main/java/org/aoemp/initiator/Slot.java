@@ -75,7 +75,7 @@ final class Slot
     volatile int watchTo;
     volatile boolean watchHit;
 
-    /** Set by a sender thread to the state a frame was built for when the link refused that frame. */
+    /** Set by the send queue's consumer (sender thread or engine) to the state a frame was built for when the link refused it. */
     volatile long refusedStamp = -1;
 
     // Written by the receive thread before DONE; read by the engine after dequeuing the slot.
