@@ -7,13 +7,14 @@ import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 
+import org.aoemp.agent.Agent;
+import org.aoemp.agent.AgentRunner;
+import org.aoemp.agent.Wakeup;
 import org.aoemp.block.IoError;
 import org.aoemp.protocol.AoeHeader;
 import org.aoemp.protocol.ConfigHeader;
@@ -28,9 +29,10 @@ import org.aoemp.transport.Transports;
  *
  * <p>Threads: each port's receive thread runs {@link PortReceiver#onFrame}, which routes ATA
  * replies to the device of their shelf.slot, config replies to the directory, and anything with
- * a tag a caller is waiting for to that caller. One daemon thread, {@code aoe-discovery}, sends
- * the periodic config-query broadcast. Everything else happens on the caller's thread or the
- * devices' engine threads.
+ * a tag a caller is waiting for to that caller. One agent, {@code aoe-discovery}, sends the
+ * periodic config-query broadcast. Each open device has its engine agent ({@link DeviceEngine})
+ * and each port whose sends may wait its sender agent ({@link PortSender}); the initiator starts
+ * and closes them. Everything else happens on the caller's thread.
  */
 public final class Initiator implements AutoCloseable
 {
@@ -41,8 +43,7 @@ public final class Initiator implements AutoCloseable
     private final TargetDirectory directory = new TargetDirectory();
     private final Map<Integer, Exchange> exchanges = new ConcurrentHashMap<>();
     private final AtomicInteger exchangeTags = new AtomicInteger((int)(System.nanoTime() & 0xFFFF));
-    private final ScheduledExecutorService discovery;
-    private final Duration discoveryInterval;
+    private final AgentRunner discovery;
     private volatile DeviceTable devices = new DeviceTable(new int[0], new AoeDevice[0]);
     private volatile boolean closed;
 
@@ -67,9 +68,16 @@ public final class Initiator implements AutoCloseable
             ps.add(new Port(ps.size(), t));
         }
         this.ports = List.copyOf(ps);
-        this.discoveryInterval = discoveryInterval;
-        this.discovery = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().name("aoe-discovery").daemon(true)
-            .unstarted(r));
+        if (discoveryInterval.isZero())
+        {
+            this.discovery = null;
+        }
+        else
+        {
+            final Discovery agent = new Discovery(discoveryInterval);
+            // a query that failed is sent again at the next interval: nothing to add to the runner's log
+            this.discovery = new AgentRunner(agent, IdleStrategies.discovery(agent.wakeup, discoveryInterval), error -> { });
+        }
     }
 
     /**
@@ -85,10 +93,9 @@ public final class Initiator implements AutoCloseable
         {
             p.transport().start(i.new PortReceiver(p));
         }
-        if (!discoveryInterval.isZero())
+        if (i.discovery != null)
         {
-            i.discovery.scheduleWithFixedDelay(i::queryConfig, discoveryInterval.toMillis(), discoveryInterval.toMillis(),
-                TimeUnit.MILLISECONDS);
+            i.discovery.start();
         }
         i.queryConfig();
         return i;
@@ -192,6 +199,7 @@ public final class Initiator implements AutoCloseable
         {
             device.addPath(e.port(), e.mac(), e.bufferCount(), e.sectorCount());
         }
+        device.start();
         try
         {
             device.identify(Math.max(1, deadline - System.nanoTime()) + TimeUnit.SECONDS.toNanos(1));
@@ -370,7 +378,10 @@ public final class Initiator implements AutoCloseable
             return;
         }
         closed = true;
-        discovery.shutdownNow();
+        if (discovery != null)
+        {
+            discovery.close();
+        }
         for (final AoeDevice d : devices.devices)
         {
             d.close();
@@ -379,6 +390,45 @@ public final class Initiator implements AutoCloseable
         {
             p.sender().close();
             p.transport().close();
+        }
+    }
+
+    /** Broadcasts a config query every interval (the first one interval after the initiator's own at start). */
+    private final class Discovery implements Agent
+    {
+        private final long intervalNanos;
+        final Wakeup wakeup = new Wakeup(() -> false);
+        private long nextNanos;
+
+        Discovery(final Duration interval)
+        {
+            this.intervalNanos = interval.toNanos();
+        }
+
+        @Override
+        public String roleName()
+        {
+            return "aoe-discovery";
+        }
+
+        @Override
+        public void onStart()
+        {
+            nextNanos = System.nanoTime() + intervalNanos;
+        }
+
+        @Override
+        public int doWork()
+        {
+            final long now = System.nanoTime();
+            if (now - nextNanos >= 0)
+            {
+                nextNanos = now + intervalNanos;
+                queryConfig();
+                return 1;
+            }
+            wakeup.limitNextPark(nextNanos - now);
+            return 0;
         }
     }
 

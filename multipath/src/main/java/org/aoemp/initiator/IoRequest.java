@@ -7,8 +7,12 @@ import org.aoemp.block.IoError;
 
 /**
  * One block request as the device engine sees it: an operation over a sector range, split into
- * ATA commands of at most {@code maxSectors} each. Created by the submitting thread, then owned
- * by the engine thread until the callback.
+ * ATA commands of at most {@link PathScheduler#sectorsPerCommand} sectors each by the
+ * {@link CommandIssuer}.
+ *
+ * <p>Threading: created by the submitting thread and handed over through the engine's submit
+ * queue; from then on owned by the engine thread, which calls the callback exactly once
+ * ({@link CompletionProcessor#complete}).
  */
 final class IoRequest
 {
@@ -25,7 +29,6 @@ final class IoRequest
     final ByteBuffer buffer;
     final int basePosition;
     final IoCallback callback;
-    final long submitNanos;
     /** For probes: the path the command must go to. */
     final Path pinnedPath;
 
@@ -33,7 +36,10 @@ final class IoRequest
     long nextSector;
     /** Commands sent and not yet completed (engine thread). */
     int outstanding;
+    /** The first error of any of its commands; the callback gets it (engine thread). */
     IoError error;
+    /** The callback has run: nothing more happens to this request (engine thread). */
+    boolean completed;
 
     IoRequest(final int op, final long lba, final long sectors, final ByteBuffer buffer, final IoCallback callback, final Path pinnedPath)
     {
@@ -44,7 +50,6 @@ final class IoRequest
         this.basePosition = buffer == null ? 0 : buffer.position();
         this.callback = callback;
         this.pinnedPath = pinnedPath;
-        this.submitNanos = System.nanoTime();
     }
 
     boolean hasData()

@@ -7,10 +7,18 @@ import org.aoemp.protocol.MacAddress;
  * scheduler needs to decide where the next command goes: state, congestion window, commands in
  * flight, and the RTT estimate.
  *
- * <p>Owned by the device engine thread, which alone writes every field; monitoring threads
- * read the volatile counters. The window follows the issue's rules: slow start from half the
- * target's buffer count, +1 per reply below ssthresh, +1 per full window above it;
- * on a timeout ssthresh = window/2 and window = 1; never above the buffer count.
+ * <p>The window: slow start from half the target's buffer count, +1 per reply below ssthresh,
+ * +1 per full window above it; on a timeout ssthresh = window/2 and window = 1; never above the
+ * buffer count (the target's queue depth, from its config reply).
+ *
+ * <p>States: UP carries traffic; a timeout makes it SUSPECT (still carrying, window collapsed);
+ * {@code downAfterTimeouts} consecutive timeouts, or the link going down, make it DOWN; a due
+ * probe makes it PROBING, a lost probe DOWN again, and any reply UP (afresh: new RTT estimate,
+ * slow start).
+ *
+ * <p>Threading: the device's engine thread alone writes every field and calls every method
+ * that is not public; monitoring threads read the volatile fields through the public getters
+ * and {@link #stats}.
  */
 public final class Path
 {
@@ -30,8 +38,7 @@ public final class Path
     private long lastReplyNanos;
     private long nextProbeNanos;
     private long probeIntervalNanos;
-    private boolean retired;
-    /** Frames to the port's sender thread; set once by the engine right after construction. */
+    /** The path's queue of frames to its port; set once by the engine right after construction. */
     private SendQueue sendQueue;
 
     // Monitoring counters: single writer (engine thread), volatile for readers.
@@ -199,6 +206,15 @@ public final class Path
         }
     }
 
+    /**
+     * After an engine error: the engine recounted the commands in flight on this path from its
+     * slots, since a duty cycle that failed half-way may have left the count wrong.
+     */
+    void resyncInFlight(final int commands)
+    {
+        inFlight = commands;
+    }
+
     void updateTarget(final int bufferCount, final int targetSectors)
     {
         final int bc = Math.max(1, bufferCount);
@@ -219,16 +235,6 @@ public final class Path
     void sendQueue(final SendQueue queue)
     {
         this.sendQueue = queue;
-    }
-
-    void retire()
-    {
-        retired = true;
-    }
-
-    boolean isRetired()
-    {
-        return retired;
     }
 
     public int index()

@@ -4,7 +4,7 @@ import org.aoemp.protocol.AtaHeader;
 import org.aoemp.transport.FrameTransport;
 
 /**
- * One local NIC used by the initiator: its transport, its {@link PortSender} thread, and what the
+ * One local NIC used by the initiator: its transport, its {@link PortSender} agent, and what the
  * data path derives from it. Immutable after construction; the transport's own threads are
  * described there.
  */
@@ -24,7 +24,7 @@ public final class Port
         this.sender = new PortSender(transport);
     }
 
-    /** The thread that drains this port's path queues (started when the first path registers). */
+    /** The agent that drains this port's path queues (its thread starts when the first path registers, if sends may wait). */
     PortSender sender()
     {
         return sender;

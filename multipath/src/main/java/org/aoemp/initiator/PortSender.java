@@ -1,48 +1,54 @@
 package org.aoemp.initiator;
 
 import java.util.Arrays;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
 
+import org.aoemp.agent.Agent;
+import org.aoemp.agent.AgentRunner;
+import org.aoemp.agent.Wakeup;
 import org.aoemp.transport.FrameTransport;
 
 /**
- * The sending thread of one {@link Port}, "aoe-tx-&lt;ifname&gt;": drains the {@link SendQueue} of
- * every path over that port (of every device) into the port's transport.
+ * The sender of one {@link Port}, an {@link Agent} on the thread "aoe-tx-&lt;ifname&gt;": drains the
+ * {@link SendQueue} of every path over that port (of every device) into the port's transport.
  *
  * <p>One thread per port, not per path: paths over the same NIC share its socket and its
  * bandwidth anyway, the thread count stays at the number of NICs however many targets are open
  * (this runs on 2-core machines), and a NIC that is slow or refuses frames holds up only its own
- * thread, never the engine or the other NICs.
+ * thread, never the engine or the other NICs. A port whose transport never waits in a send
+ * (AF_PACKET) gets no thread at all: each engine sends its own frames ({@link SendQueue#flush}).
  *
- * <p>Idle strategy: park as soon as the queues are empty (see {@link #SPINS}) until an engine
- * {@link #wake wakes} it, which engines do once per round of frames, not per frame; at most
- * {@value #MAX_PARK_MILLIS} ms, to notice {@link #close}. Threading: {@link #register},
- * {@link #unregister} and {@link #close} from any thread (rare; they copy the array of queues);
- * {@link #wake} from engine threads.
+ * <p>Idling: park as soon as the queues are empty, at most {@value IdleStrategies#SENDER_MAX_PARK_MILLIS} ms
+ * ({@link IdleStrategies#portSender}); engines {@link #wake} it once per round of frames, not per
+ * frame. A send that throws is the transport's bug: the frame's command is retransmitted soon
+ * ({@link SendQueue#drain}), the runner counts and logs the error, and the sender goes on.
+ *
+ * <p>Life cycle: the thread is started by the first {@link #register} (the first path over the
+ * port) unless the transport never waits, and stopped by {@link #close} (the initiator's).
+ * Threading: {@link #register}, {@link #unregister} and {@link #close} from any thread (rare; they
+ * copy the array of queues); {@link #wake} from engine threads; {@link #doWork} on the sender's
+ * thread.
  */
-final class PortSender implements AutoCloseable
+final class PortSender implements Agent, AutoCloseable
 {
-    /**
-     * Empty rounds before parking. 0: park as soon as the queues are empty. On 2 vCPUs shared with
-     * the engine, the receive threads and the targets, spinning (200 or 2000 rounds, with or
-     * without yields) measured no better in 4 KiB random-read IOPS and burns CPU the others need.
-     */
-    private static final int SPINS = 0;
-    private static final long MAX_PARK_MILLIS = 50;
-
     private final FrameTransport transport;
-    private final Thread thread;
     private final Object registry = new Object();
+    private final Wakeup wakeup = new Wakeup(this::hasPending);
+    private final AgentRunner runner;
     private volatile SendQueue[] queues = new SendQueue[0];
-    private volatile boolean parked;
-    private volatile boolean running = true;
+    private boolean open = true;
     private boolean started;
 
     PortSender(final FrameTransport transport)
     {
         this.transport = transport;
-        this.thread = Thread.ofPlatform().name("aoe-tx-" + transport.name()).daemon(true).unstarted(this::run);
+        // nothing to add to what the runner does with an error: the command of the lost frame is retransmitted
+        this.runner = new AgentRunner(this, IdleStrategies.portSender(wakeup), error -> { });
+    }
+
+    @Override
+    public String roleName()
+    {
+        return "aoe-tx-" + transport.name();
     }
 
     /**
@@ -54,7 +60,7 @@ final class PortSender implements AutoCloseable
     {
         synchronized (registry)
         {
-            if (!running)
+            if (!open)
             {
                 throw new IllegalStateException(transport.name() + ": sender is closed");
             }
@@ -65,7 +71,7 @@ final class PortSender implements AutoCloseable
             if (!started && !transport.sendNeverWaits())
             {
                 started = true;
-                thread.start();
+                runner.start();
             }
         }
     }
@@ -95,82 +101,53 @@ final class PortSender implements AutoCloseable
         return transport;
     }
 
+    /** The sender's runner (its thread and error count; tests and monitoring). */
+    AgentRunner runner()
+    {
+        return runner;
+    }
+
     /** Makes a parked sender look at its queues now. Cheap when it is awake (a volatile read). */
     void wake()
     {
-        if (parked)
-        {
-            LockSupport.unpark(thread);
-        }
+        wakeup.wake();
     }
 
-    private void run()
+    @Override
+    public int doWork()
     {
-        int idle = 0;
-        while (running)
-        {
-            int work = 0;
-            for (final SendQueue q : queues)
-            {
-                work += q.drain(transport);
-            }
-            if (work > 0)
-            {
-                idle = 0;
-                continue;
-            }
-            if (++idle > SPINS)
-            {
-                park();
-                idle = 0;
-            }
-            else
-            {
-                Thread.onSpinWait();
-            }
-        }
-    }
-
-    private void park()
-    {
-        parked = true;
-        boolean pending = false;
+        int work = 0;
         for (final SendQueue q : queues)
         {
-            pending |= q.hasPending();
+            work += q.drain(transport);
         }
-        if (!pending && running)
-        {
-            LockSupport.parkNanos(this, TimeUnit.MILLISECONDS.toNanos(MAX_PARK_MILLIS));
-        }
-        parked = false;
+        return work;
     }
 
-    /** Stops the thread (waits up to a second for it); frames still queued are dropped. Idempotent. */
+    private boolean hasPending()
+    {
+        for (final SendQueue q : queues)
+        {
+            if (q.hasPending())
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Stops the thread (waits up to its runner's close timeout); frames still queued are dropped. Idempotent. */
     @Override
     public void close()
     {
-        final boolean wasStarted;
         synchronized (registry)
         {
-            if (!running)
+            if (!open)
             {
                 return;
             }
-            running = false;
-            wasStarted = started;
+            open = false;
         }
-        if (wasStarted)
-        {
-            LockSupport.unpark(thread);
-            try
-            {
-                thread.join(1000);
-            }
-            catch (final InterruptedException e)
-            {
-                Thread.currentThread().interrupt();
-            }
-        }
+        runner.close();
     }
 }

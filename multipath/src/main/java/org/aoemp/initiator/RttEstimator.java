@@ -1,17 +1,25 @@
 package org.aoemp.initiator;
 
 /**
- * Smoothed round-trip time and retransmission timeout of one path, after RFC 6298 (SRTT gain
- * 1/8, RTTVAR gain 1/4, RTO = SRTT + 4·RTTVAR), in nanoseconds.
+ * Smoothed round-trip time and retransmission timeout of one path, after RFC 6298, in
+ * nanoseconds: the first sample R sets SRTT = R and RTTVAR = R/2; each later one sets
+ * RTTVAR = 3/4·RTTVAR + 1/4·|SRTT − R| and then SRTT = 7/8·SRTT + 1/8·R; and
+ * RTO = SRTT + max(G, 4·RTTVAR), where G is the clock granularity ({@link System#nanoTime}: 1 ns).
+ * A timeout doubles the RTO (Karn's backoff) until the next sample.
  *
- * <p>Unlike the kernel driver (initial RTO ≈ 16 s, average gain 1/256) the first sample sets
+ * <p>Unlike the Linux aoe driver (initial RTO ≈ 16 s, average gain 1/256) the first sample sets
  * SRTT directly, so the RTO is useful after one or two replies. The RTO is clamped to
- * [floor, ceiling]: the floor keeps a microsecond LAN from retransmitting on a disk hiccup, the
- * ceiling keeps failover prompt. Owned by the device engine thread; other threads may read the
- * last published values for monitoring.
+ * [floor, ceiling] rather than RFC 6298's 1 s minimum: the floor keeps a microsecond LAN from
+ * retransmitting on a disk hiccup, the ceiling keeps failover prompt.
+ *
+ * <p>Threading: written by the device's engine thread only (single writer); other threads may
+ * read the last published values for monitoring.
  */
 public final class RttEstimator
 {
+    /** G of RFC 6298: the clock granularity, one tick of {@link System#nanoTime}. */
+    static final long CLOCK_GRANULARITY_NANOS = 1;
+
     private final long floorNanos;
     private final long ceilingNanos;
     private final long initialRtoNanos;
@@ -55,8 +63,8 @@ public final class RttEstimator
             rttvarNanos = rttvarNanos - (rttvarNanos >> 2) + (Math.abs(srtt - r) >> 2);
             srttNanos = srtt - (srtt >> 3) + (r >> 3);
         }
-        samples = samples + 1;
-        rtoNanos = clamp(srttNanos + 4 * rttvarNanos);
+        samples = samples + 1;  // single writer
+        rtoNanos = clamp(srttNanos + Math.max(CLOCK_GRANULARITY_NANOS, 4 * rttvarNanos));
     }
 
     /** Doubles the RTO after a timeout (Karn's backoff), up to the ceiling, until a new sample arrives. */

@@ -6,18 +6,19 @@ import org.aoemp.transport.FrameTransport;
 import org.jctools.queues.atomic.SpscAtomicArrayQueue;
 
 /**
- * The bounded lock-free queue of frames one {@link Path} owns, drained by the {@link PortSender}
- * of the path's port.
+ * The bounded lock-free queue of frames one {@link Path} owns, drained by one consumer: the
+ * {@link PortSender} of the path's port, or the engine itself when the port's transport never
+ * waits in a send (below).
  *
  * <p>Frames live in a fixed pool of pre-allocated direct buffers that circulates through two
  * JCTools SPSC queues: the engine thread {@link #claim claims} a free frame, builds the command
- * into it and {@link #submit submits} it; the sender thread sends it and returns it to the free
- * queue. Nothing is allocated and nothing locks per frame. When the pool is empty (the sender or
+ * into it and {@link #submit submits} it; the consumer sends it and returns it to the free
+ * queue. Nothing is allocated and nothing locks per frame. When the pool is empty (the consumer or
  * its NIC is behind) {@link #claim} returns null and the engine treats the command as refused by
  * the link, exactly as a full socket buffer: it never waits, so a stuck NIC delays only the paths
  * over that NIC.
  *
- * <p>Each frame remembers the slot and the slot state it was built for; the sender drops a frame
+ * <p>Each frame remembers the slot and the slot state it was built for; the consumer drops a frame
  * whose slot has since been recalled (timed out, moved to another path, failed), so a frame that
  * waited in a slow queue never goes out as a stale copy.
  *
@@ -34,7 +35,7 @@ import org.jctools.queues.atomic.SpscAtomicArrayQueue;
  */
 final class SendQueue
 {
-    /** One frame in flight between the engine and the sender. */
+    /** One frame in flight between the engine and the consumer. */
     static final class Frame
     {
         final ByteBuffer buffer;
@@ -57,14 +58,14 @@ final class SendQueue
     /** Engine only: frames were submitted since the last {@link #flush}. */
     private boolean submitted;
 
-    // sender-thread counters, read by monitoring
+    // counters of the queue's one consumer (single writer), read by monitoring
     private volatile long framesDropped;
     private volatile long sendsRefused;
 
     /**
      * @param frames        pool size (rounded up to a power of two by JCTools)
      * @param frameCapacity bytes per frame: the largest frame the port's MTU allows
-     * @param wakeEngine    called by the sender when the link refused a frame, so the engine looks soon
+     * @param wakeEngine    called by the consumer when the link refused a frame, so the engine looks soon
      */
     SendQueue(final Path path, final int frames, final int frameCapacity, final Runnable wakeEngine)
     {
@@ -144,7 +145,12 @@ final class SendQueue
         free.offer(frame);
     }
 
-    /** The queue's one consumer: sends every queued frame; returns how many frames it took. */
+    /**
+     * The queue's one consumer: sends every queued frame; returns how many frames it took. A
+     * send that throws (a transport's bug: sends report failure by returning false) marks the
+     * frame's command refused, so the engine sends it again at its next tick, returns the frame
+     * to the pool and propagates, for the consumer's agent runner to count and log.
+     */
     int drain(final FrameTransport transport)
     {
         int n = 0;
@@ -152,21 +158,37 @@ final class SendQueue
         while ((f = pending.relaxedPoll()) != null)
         {
             final Slot slot = f.slot;
-            if (slot.state() != f.stamp)
+            try
             {
-                framesDropped = framesDropped + 1;  // recalled while queued: a newer copy (or none) goes out
+                if (slot.state() != f.stamp)
+                {
+                    framesDropped = framesDropped + 1;  // recalled while queued: a newer copy (or none) goes out
+                }
+                else if (!transport.send(f.buffer, f.length))
+                {
+                    refused(slot, f.stamp);
+                }
             }
-            else if (!transport.send(f.buffer, f.length))
+            catch (final RuntimeException | Error e)
             {
-                sendsRefused = sendsRefused + 1;
-                slot.refused(f.stamp);
-                wakeEngine.run();
+                refused(slot, f.stamp);
+                throw e;
             }
-            f.slot = null;
-            free.offer(f);
+            finally
+            {
+                f.slot = null;
+                free.offer(f);
+            }
             n++;
         }
         return n;
+    }
+
+    private void refused(final Slot slot, final long stamp)
+    {
+        sendsRefused = sendsRefused + 1;
+        slot.refused(stamp);
+        wakeEngine.run();
     }
 
     boolean hasPending()
@@ -180,7 +202,7 @@ final class SendQueue
         return framesDropped;
     }
 
-    /** Frames the link refused (down, socket buffer full). */
+    /** Frames the link refused (down, socket buffer full), or whose send threw. */
     long sendsRefused()
     {
         return sendsRefused;

@@ -7,13 +7,20 @@ import java.lang.invoke.VarHandle;
  * A pre-allocated command slot, addressed on the wire by its tag:
  * {@code bit 31 (userland tag space) | bit 30 clear | generation (14 bits) << 16 | slot index (16 bits)}.
  * Bit 30 set marks the initiator's control exchanges instead (see {@link Initiator#exchange}).
+ * The {@link SlotTable} holds every slot of a device and hands them out.
  *
  * <p>Ownership: the engine thread fills a slot and publishes it with a release store of
- * {@code INFLIGHT(gen)}. A receive thread that sees a reply with a matching tag claims the slot
- * with a CAS {@code INFLIGHT(gen) → RECEIVING(gen)}, copies read data, records the status, sets
- * {@code DONE} and queues the slot to the engine. To retransmit, the engine CASes
- * {@code INFLIGHT(gen) → HELD(gen+1)}, so a late reply to the old generation loses the CAS and is
- * dropped; exactly one reply per command is ever accepted.
+ * {@code INFLIGHT(gen)} ({@link Transmitter}). A receive thread that sees a reply with a matching
+ * tag claims the slot with a CAS {@code INFLIGHT(gen) → RECEIVING(gen)}, copies read data,
+ * records the status, sets {@code DONE} and queues the slot to the engine ({@link ReplyReceiver}).
+ * To retransmit, move or fail a command, the engine CASes {@code INFLIGHT(gen) → HELD(gen+1)}
+ * ({@link #recall}), so a late reply to the old generation loses the CAS and is dropped; exactly
+ * one reply per command is ever accepted. A slot given back to the pool gets a fresh generation
+ * too ({@link #recycle}), so a reply to the slot's previous command cannot claim the next one.
+ *
+ * <p>Threading: fields without a comment are the engine's; the receive thread writes the reply
+ * fields between its claim and {@code DONE}, and the engine reads them after dequeuing the slot.
+ * {@link #refused} is called by the queue's consumer (sender thread or engine).
  */
 final class Slot
 {
@@ -44,6 +51,7 @@ final class Slot
     private volatile long state;
 
     // Written by the engine before the INFLIGHT release store, read by receive threads after it.
+    /** The request this command is part of; null while the slot is free. */
     IoRequest request;
     long lba;
     int sectors;
@@ -51,10 +59,11 @@ final class Slot
     int ataCommand;
     Path path;
     int generation;
+    /** When the current copy was queued (for the RTT sample). */
     long sentNanos;
-    long firstSentNanos;
     long deadlineNanos;
     int retries;
+    /** Taken from the pool and not yet given back (engine). */
     boolean busy;
     /** Generation the current command was first sent with (engine). */
     int commandFirstGeneration;
@@ -66,7 +75,7 @@ final class Slot
     volatile int watchTo;
     volatile boolean watchHit;
 
-    /** Set by a sender thread to the state a frame was built for when the link refused that frame. */
+    /** Set by the send queue's consumer (sender thread or engine) to the state a frame was built for when the link refused it. */
     volatile long refusedStamp = -1;
 
     // Written by the receive thread before DONE; read by the engine after dequeuing the slot.
@@ -74,6 +83,8 @@ final class Slot
     int replyError;
     int aoeError;
     long replyNanos;
+    /** The reply's data could not be stored in the request's buffer (changed by the caller while in flight). */
+    boolean copyFailed;
 
     Slot(final int index)
     {
@@ -137,6 +148,7 @@ final class Slot
         busy = false;
         retries = 0;
         aoeError = 0;
+        copyFailed = false;
         STATE.setRelease(this, pack(generation, HELD));
     }
 

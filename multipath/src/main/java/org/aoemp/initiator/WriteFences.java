@@ -10,8 +10,10 @@ import java.util.List;
  * fenced: later writes that overlap it wait until a reply proves an earlier copy landed, or until
  * the fence expires (the copy is then taken to be lost).
  *
- * <p>Engine thread only. Fences exist only after retransmissions of writes, so the list is short
- * and its allocations do not touch the steady state.
+ * <p>Threading: the engine thread only, except the counters ({@link #raised} etc.), which any
+ * thread may read. Fences exist only after retransmissions of writes, so the list is short and
+ * its allocations do not touch the steady state. Raised by the {@link RetransmitTimer}, asked
+ * and lifted by the {@link CommandIssuer}.
  */
 final class WriteFences
 {
@@ -39,9 +41,10 @@ final class WriteFences
 
     private final List<Fence> fences = new ArrayList<>();
     private final long timeoutNanos;
-    private long raised;
-    private long liftedByReply;
-    private long expired;
+    // counters: written by the engine only, read by monitoring
+    private volatile long raised;
+    private volatile long liftedByReply;
+    private volatile long expired;
 
     WriteFences(final long timeoutNanos)
     {
@@ -69,7 +72,7 @@ final class WriteFences
         slot.watchTo = recalledGeneration;
         slot.watchFrom = slot.commandFirstGeneration;
         fences.add(f);
-        raised++;
+        raised = raised + 1;
     }
 
     /** Lifts fences whose old copy was answered or whose time is up. */
@@ -89,11 +92,11 @@ final class WriteFences
                 fences.remove(i);
                 if (answered)
                 {
-                    liftedByReply++;
+                    liftedByReply = liftedByReply + 1;
                 }
                 else
                 {
-                    expired++;
+                    expired = expired + 1;
                 }
             }
         }

@@ -109,13 +109,6 @@ public final class AfPacketTransport extends KernelTransport
         return ifindex;
     }
 
-    /**
-     * {@inheritDoc}
-     *
-     * <p>A direct buffer is sent straight from its memory; a heap buffer is copied into the calling
-     * thread's native staging buffer first. Uses {@code MSG_DONTWAIT}: a full socket buffer is a
-     * {@code false}, not a wait.
-     */
     /** Sends use {@code MSG_DONTWAIT}. */
     @Override
     public boolean sendNeverWaits()
@@ -123,6 +116,13 @@ public final class AfPacketTransport extends KernelTransport
         return true;
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>A direct buffer is sent straight from its memory; a heap buffer is copied into the calling
+     * thread's native staging buffer first. Uses {@code MSG_DONTWAIT}: a full socket buffer is a
+     * {@code false}, not a wait.
+     */
     @Override
     public boolean send(final ByteBuffer frame, final int length)
     {

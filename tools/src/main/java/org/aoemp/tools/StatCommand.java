@@ -33,7 +33,8 @@ final class StatCommand implements Callable<Integer>
 
     @Option(names = {"-v", "--verbose"}, description = {"Add each path's counters (state, window, SRTT, RTO, frames, bytes, "
         + "retransmits, timeouts) as measured while this command talked to the target, then the live counters of every "
-        + "running session (e.g. aoe nbd) that uses the target, labelled by pid and command.",
+        + "running session (e.g. aoe nbd) that uses the target, labelled by pid and command, with what went wrong there "
+        + "(DEAD, GIVEN UP, requests failed, engine errors and the last one, callbacks failed).",
         "Sessions publish under $AOE_RUN_DIR, else /run/aoe, $XDG_RUNTIME_DIR/aoe or /tmp/aoe-USER."})
     boolean verbose;
 
@@ -139,9 +140,7 @@ final class StatCommand implements Callable<Integer>
             {
                 continue;
             }
-            out.printf(Locale.ROOT, "    pid %d: %s (since %s)%s%s%n", s.pid(), s.command(), s.startedAt(),
-                Boolean.TRUE.equals(d.get("dead")) ? "  DEAD" : "",
-                d.get("requestsFailed") instanceof Long n && n > 0 ? "  requests failed " + n : "");
+            out.println(sessionLine("    ", s, d));
             if (d.get("paths") instanceof List<?> paths)
             {
                 for (final Object p : paths)
@@ -153,6 +152,37 @@ final class StatCommand implements Callable<Integer>
                 }
             }
         }
+    }
+
+    /**
+     * A session's line for one device: pid, command, start, and what went wrong (dead, given up,
+     * requests failed, engine errors with the last one, callbacks that threw), from its JSON object.
+     */
+    static String sessionLine(final String indent, final LiveSessions.Session s, final Map<?, ?> d)
+    {
+        final StringBuilder b = new StringBuilder(String.format(Locale.ROOT, "%spid %d: %s (since %s)", indent, s.pid(),
+            s.command(), s.startedAt()));
+        if (Boolean.TRUE.equals(d.get("dead")))
+        {
+            b.append("  DEAD");
+        }
+        if (Boolean.TRUE.equals(d.get("givenUp")))
+        {
+            b.append("  GIVEN UP");
+        }
+        if (d.get("requestsFailed") instanceof Long n && n > 0)
+        {
+            b.append("  requests failed ").append(n);
+        }
+        if (d.get("engineErrors") instanceof Long n && n > 0)
+        {
+            b.append("  engine errors ").append(n).append(" (last: ").append(d.get("lastEngineError")).append(')');
+        }
+        if (d.get("callbackFailures") instanceof Long n && n > 0)
+        {
+            b.append("  callbacks failed ").append(n);
+        }
+        return b.toString();
     }
 
     /** One path's counters as {@code aoe stat -v} prints them, from its JSON object ({@link Survey#pathJson}). */

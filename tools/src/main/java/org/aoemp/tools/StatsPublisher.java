@@ -28,7 +28,8 @@ import org.aoemp.util.JsonText;
  * socket {@code DIR/PID.sock} that answers every connection with one JSON document and closes it.
  *
  * <pre>{"pid": 4242, "command": "aoe nbd e7.3 -i eth1", "startedAt": "2026-...Z",
- *  "devices": [{"device": "e7.3", "sizeBytes": ..., "dead": false, ..., "paths": [{"interface": ...}]}]}</pre>
+ *  "devices": [{"device": "e7.3", "sizeBytes": ..., "dead": false, ..., "engineErrors": 0, "lastEngineError": null,
+ *  "givenUp": false, "paths": [{"interface": ...}]}]}</pre>
  *
  * <p>Threads: one daemon thread accepts and answers, one connection at a time (a document is a
  * few KiB; a client that does not read cannot block it longer than the socket buffer holds).
@@ -107,6 +108,10 @@ final class StatsPublisher implements AutoCloseable
         m.put("staleReplies", d.staleReplies());
         m.put("foreignReplies", d.foreignReplies());
         m.put("truncatedReplies", d.truncatedReplies());
+        m.put("callbackFailures", d.callbackFailures());
+        m.put("engineErrors", d.engineErrors());
+        m.put("lastEngineError", d.lastEngineError());
+        m.put("givenUp", d.givenUp());
         final List<Object> paths = new ArrayList<>();
         for (final PathStats p : d.paths())
         {

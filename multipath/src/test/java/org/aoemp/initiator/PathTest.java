@@ -1,0 +1,173 @@
+package org.aoemp.initiator;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+
+/** A path's congestion window and its states, driven as the engine drives them. */
+class PathTest
+{
+    private static final long MS = 1_000_000;
+    private static final long FIRST_PROBE = 20 * MS;
+    private static final long MAX_PROBE_INTERVAL = 2000 * MS;
+
+    private static Path path(final int bufferCount)
+    {
+        return new Path(0, StubTransport.port(0, 1500), 0x02_00_00_00_00_02L, bufferCount, 0,
+            new RttEstimator(200 * MS, 20 * MS, 2000 * MS));
+    }
+
+    /** One command sent and answered after {@code rtt}. */
+    private static void roundTrip(final Path p, final long rtt, final long now)
+    {
+        p.onSend(1024, 2, false);
+        p.onReply(rtt, 1024, now);
+    }
+
+    @Test
+    void shouldSlowStartFromHalfTheBufferCountAndGrowByOnePerReply()
+    {
+        final Path p = path(16);
+        assertEquals(8, p.window());
+        for (int i = 1; i <= 8; i++)
+        {
+            roundTrip(p, MS, i);
+            assertEquals(8 + i, p.window(), "+1 per reply below ssthresh");
+        }
+    }
+
+    @Test
+    void shouldNeverGrowTheWindowAboveTheTargetsBufferCount()
+    {
+        final Path p = path(16);
+        for (int i = 0; i < 200; i++)
+        {
+            roundTrip(p, MS, i);
+        }
+        assertEquals(16, p.window());
+        p.updateTarget(4, 0);
+        assertEquals(4, p.window(), "a target that now offers fewer buffers caps the window at once");
+        assertEquals(4, p.bufferCount());
+    }
+
+    @Test
+    void shouldCollapseTheWindowToOneOnATimeoutAndHalveSsthresh()
+    {
+        final Path p = path(16);
+        for (int i = 0; i < 8; i++)
+        {
+            roundTrip(p, MS, i);
+        }
+        assertEquals(16, p.window());
+        p.onSend(0, 2, false);
+        p.onTimeout(3, 100 * MS, FIRST_PROBE);
+        assertEquals(1, p.window());
+        // slow start again up to ssthresh = 16 / 2 = 8 ...
+        for (int i = 2; i <= 8; i++)
+        {
+            roundTrip(p, MS, i);
+            assertEquals(i, p.window());
+        }
+        // ... then congestion avoidance: +1 per full window of replies
+        for (int i = 0; i < 7; i++)
+        {
+            roundTrip(p, MS, i);
+        }
+        assertEquals(8, p.window(), "7 replies do not fill a window of 8");
+        roundTrip(p, MS, 9);
+        assertEquals(9, p.window(), "the 8th does");
+    }
+
+    @Test
+    void shouldBeSuspectAfterATimeoutAndUpAgainAfterAReply()
+    {
+        final Path p = path(16);
+        assertEquals(PathState.UP, p.state());
+        p.onSend(0, 2, false);
+        assertFalse(p.onTimeout(3, MS, FIRST_PROBE), "one timeout does not take the path down");
+        assertEquals(PathState.SUSPECT, p.state());
+        assertTrue(p.state().carriesTraffic(), "a suspect path still carries traffic");
+        assertTrue(p.hasRoom());
+        roundTrip(p, MS, 2 * MS);
+        assertEquals(PathState.UP, p.state());
+    }
+
+    @Test
+    void shouldGoDownAfterDownAfterTimeoutsInARow()
+    {
+        final Path p = path(16);
+        for (int i = 0; i < 2; i++)
+        {
+            p.onSend(0, 2, false);
+            assertFalse(p.onTimeout(3, i * MS, FIRST_PROBE));
+        }
+        roundTrip(p, MS, 3 * MS);  // a reply resets the count
+        for (int i = 0; i < 2; i++)
+        {
+            p.onSend(0, 2, false);
+            assertFalse(p.onTimeout(3, i * MS, FIRST_PROBE));
+        }
+        p.onSend(0, 2, false);
+        assertTrue(p.onTimeout(3, 10 * MS, FIRST_PROBE), "the third in a row takes it down");
+        assertEquals(PathState.DOWN, p.state());
+        assertFalse(p.hasRoom(), "a down path carries no traffic");
+        assertEquals(0, p.inFlight());
+    }
+
+    @Test
+    void shouldProbeADownPathAtDoublingIntervalsAndComeBackUpAfresh()
+    {
+        final Path p = path(16);
+        roundTrip(p, 5 * MS, 0);
+        final long t0 = 100 * MS;
+        p.markDown(t0, FIRST_PROBE);
+        assertEquals(PathState.DOWN, p.state());
+        assertFalse(p.probeDue(t0 + FIRST_PROBE - 1));
+        assertTrue(p.probeDue(t0 + FIRST_PROBE));
+
+        p.onProbeSent(t0 + FIRST_PROBE, MAX_PROBE_INTERVAL);
+        assertEquals(PathState.PROBING, p.state());
+        assertFalse(p.probeDue(t0 + FIRST_PROBE), "a probing path is not probed again");
+        p.onProbeLost();
+        assertEquals(PathState.DOWN, p.state(), "a lost probe: down again");
+        assertFalse(p.probeDue(t0 + 3 * FIRST_PROBE - 1), "the next probe waits twice as long");
+        assertTrue(p.probeDue(t0 + 3 * FIRST_PROBE));
+
+        p.revive();
+        assertEquals(PathState.UP, p.state());
+        assertEquals(8, p.window(), "slow start again");
+        assertEquals(0, p.rtt().samples(), "measured afresh");
+    }
+
+    @Test
+    void shouldCapTheProbeInterval()
+    {
+        final Path p = path(16);
+        p.markDown(0, FIRST_PROBE);
+        long now = 0;
+        for (int i = 0; i < 20; i++)
+        {
+            now += MAX_PROBE_INTERVAL;
+            assertTrue(p.probeDue(now));
+            p.onProbeSent(now, MAX_PROBE_INTERVAL);
+            p.onProbeLost();
+        }
+        assertTrue(p.probeDue(now + MAX_PROBE_INTERVAL), "never more than the maximum interval apart");
+    }
+
+    @Test
+    void shouldCountStateChangesRetransmitsAndTimeouts()
+    {
+        final Path p = path(16);
+        p.onSend(1024, 2, true);
+        p.onTimeout(1, MS, FIRST_PROBE);  // UP -> SUSPECT -> DOWN
+        final PathStats s = p.stats();
+        assertEquals(1, s.retransmits());
+        assertEquals(1, s.timeouts());
+        assertEquals(2, s.stateChanges());
+        assertEquals(PathState.DOWN, s.state());
+        assertEquals(2, s.maxSectors(), "MTU 1500 and a target that says 0 (= 2)");
+    }
+}
