@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import java.util.List;
 import java.util.Map;
 
-import org.aoemp.bench.JsonText;
+import org.aoemp.util.JsonText;
 import org.aoemp.initiator.DeviceStats;
 import org.junit.jupiter.api.Test;
 
