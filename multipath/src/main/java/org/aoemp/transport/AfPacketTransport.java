@@ -105,6 +105,12 @@ public final class AfPacketTransport extends KernelTransport
         }
     }
 
+    /** The socket's descriptor (tests provoke receive errors through it). */
+    int fd()
+    {
+        return fd;
+    }
+
     /** Kernel interface index the socket is bound to. */
     public int ifindex()
     {

@@ -496,6 +496,15 @@ public final class MemoryHub implements AutoCloseable
             return counters;
         }
 
+        /** The receive agent's runner (its error count, for tests and monitoring), or null before {@link #start}. */
+        AgentRunner receiver()
+        {
+            synchronized (lifecycle)
+            {
+                return receiver;
+            }
+        }
+
         /** Detaches from the hub and stops the receive thread (waiting up to a second for it). */
         @Override
         public void close()
