@@ -39,7 +39,7 @@ class BackendFailureTest
     private static final byte[] EMPTY = new byte[0];
 
     /** Fault of each 1 MiB region of the faulty export, and the NBD error a request there must get. */
-    private static final Fault[] REGIONS = {
+    static final Fault[] REGIONS = {
         Fault.NONE,
         Fault.of(Kind.THROW),
         Fault.of(Kind.THROW_ERROR),
