@@ -16,8 +16,6 @@ import java.lang.invoke.MethodHandle;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.StampedLock;
 
 import org.slf4j.Logger;
@@ -35,7 +33,7 @@ import org.slf4j.LoggerFactory;
  * each blocking {@code recv} so the receive thread sees {@link #close} within
  * {@value #RECEIVE_TIMEOUT_MILLIS} ms.
  *
- * <p>Threading: the receive thread "aoe-rx-&lt;ifname&gt;" owns the receive buffer and is the only
+ * <p>Threading: the receive agent "aoe-rx-&lt;ifname&gt;" owns the receive buffer and is the only
  * caller of {@code recv}; it calls the handler. {@link #send} may be called from any number of
  * threads at once: each thread stages through its own native buffer, and a {@link StampedLock}
  * read stamp (a CAS, never a wait) keeps the descriptor open while a send is in the kernel.
@@ -46,6 +44,8 @@ public final class AfPacketTransport extends KernelTransport
 {
     /** How long one blocking {@code recv} waits before the receive thread re-checks for close. */
     static final int RECEIVE_TIMEOUT_MILLIS = 50;
+    /** Frames one duty cycle of the receive agent takes at most. */
+    static final int RECEIVE_BATCH = 64;
     /** Requested socket buffer sizes; as root we force them past {@code net.core.rmem_max}. */
     static final int SOCKET_BUFFER_BYTES = 4 << 20;
     /** Receive buffer: at least a 9000-MTU jumbo frame with a VLAN tag, with room to spare. */
@@ -65,6 +65,8 @@ public final class AfPacketTransport extends KernelTransport
 
     private volatile int lastSendErrno;
     private volatile int lastReceiveErrno;
+    /** Receive thread only: failed {@code recv} calls since the last one that returned a frame or timed out. */
+    private int failuresInARow;
 
     /**
      * Opens an AF_PACKET socket bound to {@code ifName} for EtherType 0x88A2.
@@ -101,6 +103,12 @@ public final class AfPacketTransport extends KernelTransport
             abandon();
             throw e;
         }
+    }
+
+    /** The socket's descriptor (tests provoke receive errors through it). */
+    int fd()
+    {
+        return fd;
     }
 
     /** Kernel interface index the socket is bound to. */
@@ -164,7 +172,7 @@ public final class AfPacketTransport extends KernelTransport
         return lastSendErrno;
     }
 
-    /** errno of the most recent receive error other than a timeout, 0 if none; for diagnostics. */
+    /** errno of the most recent receive error other than a timeout (EMSGSIZE: an oversized frame), 0 if none; for diagnostics. */
     public int lastReceiveErrno()
     {
         return lastReceiveErrno;
@@ -190,22 +198,37 @@ public final class AfPacketTransport extends KernelTransport
         arena.close();
     }
 
+    /**
+     * Up to {@value #RECEIVE_BATCH} frames, each from a blocking {@code recv} (so a busy link costs
+     * one system call per frame, as in C); a receive timeout ends the batch early. The runner
+     * calls this again at once (no idle strategy: the wait is the {@code recv}).
+     */
     @Override
-    void receive()
+    int receiveBatch()
     {
-        while (!closed)
+        int frames = 0;
+        while (frames < RECEIVE_BATCH && !closed)
         {
             final long n = Libc.recv(receiveErrno, fd, receiveSegment, receiveSegment.byteSize());
             if (n < 0)
             {
-                onReceiveError(Libc.errno(receiveErrno));
-                continue;
+                final int errno = Libc.errno(receiveErrno);
+                if (errno == Libc.EAGAIN || errno == Libc.EINTR)
+                {
+                    failuresInARow = 0;  // the socket works, the link is just quiet
+                    break;               // receive timeout: let the runner look at the closed flag
+                }
+                onReceiveError(errno);
+                break;
             }
+            frames++;
+            failuresInARow = 0;
             final int length = (int)n;
             if (length > receiveSegment.byteSize())
             {
                 // MSG_TRUNC reports the real length: larger than our buffer means the MTU grew after open.
                 lastReceiveErrno = Libc.EMSGSIZE;
+                counters.receiveErrors.increment();
                 continue;
             }
             if (!closed && Transports.isForStation(receiveView, length, mac))
@@ -213,25 +236,29 @@ public final class AfPacketTransport extends KernelTransport
                 deliver(receiveView, length);
             }
         }
+        return frames;
     }
 
+    /** Receive thread: counts a failed {@code recv}; throws unless it is the one ENETDOWN of a link going down. */
     private void onReceiveError(final int errno)
     {
-        if (errno == Libc.EAGAIN || errno == Libc.EINTR)
-        {
-            return;  // receive timeout: loop around and look at the closed flag
-        }
+        lastReceiveErrno = errno;
+        counters.receiveErrors.increment();
+        failuresInARow++;
         // ENETDOWN is reported once when the link goes down: the kernel's packet_notifier has unhooked
         // the socket from the device (NETDEV_DOWN) and re-hooks it by itself on NETDEV_UP, because the
         // socket is still bound to a protocol; a recv-based socket (no PACKET_MMAP ring, no fanout)
-        // needs nothing redone. So ENETDOWN only asks us to keep receiving; re-binding would be a
-        // no-op (same device and protocol), and a new socket would race with sending threads.
-        // Anything else must not turn into a busy loop.
-        lastReceiveErrno = errno;
-        if (errno != Libc.ENETDOWN && !closed)
+        // needs nothing redone. So a single ENETDOWN only asks us to keep receiving; re-binding would
+        // be a no-op (same device and protocol), and a new socket would race with sending threads.
+        if (errno == Libc.ENETDOWN && failuresInARow == 1)
         {
-            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(RECEIVE_TIMEOUT_MILLIS));
+            LOG.debug("{}: link went down (ENETDOWN from recv); receiving on", name);
+            return;
         }
+        // Anything else, or a failure that repeats, must not turn into a busy loop: the runner counts
+        // and logs this (rate-limited) and its error handler backs off before the next recv.
+        throw new TransportException("recv on '" + name + "' failed: " + Libc.strerror(errno) + " (errno " + errno + ", "
+            + failuresInARow + " in a row)");
     }
 
     @Override

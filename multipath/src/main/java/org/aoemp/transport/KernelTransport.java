@@ -2,23 +2,38 @@ package org.aoemp.transport;
 
 import java.nio.ByteBuffer;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
+
+import org.aoemp.agent.Agent;
+import org.aoemp.agent.AgentRunner;
+import org.aoemp.agent.AgentTerminationException;
+import org.aoemp.agent.NoOpIdleStrategy;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * What the transports over a real kernel NIC ({@link AfPacketTransport}, {@link PcapTransport})
- * share: the NIC's identity and link state, the counters, and the lifecycle of the receive thread.
+ * share: the NIC's identity and link state, the counters, and the lifecycle of the receive agent.
  *
- * <p>Lifecycle: {@link #start} runs {@link #receive()} on the receive thread until {@link #closed}
- * turns true. {@link #close} marks the transport closed, calls {@link #stopSends()}, nudges the
- * receive thread with {@link #wakeReceiver()} until it has left (at most a second), and releases
- * the native resources. Those are released by whichever of the closer and the receive thread lets
- * go last, so a handler stuck for longer than a second never sees its socket freed under it, and
- * a handler may itself call close.
+ * <p>Receiving: {@link #start} runs an {@link Agent} "aoe-rx-&lt;ifname&gt;" on an
+ * {@link AgentRunner} whose duty cycle is {@link #receiveBatch()}: receive and deliver what the
+ * kernel has, a bounded batch, waiting there (bounded by a receive timeout, or until
+ * {@link #wakeReceiver()}) when nothing is ready. So the idle strategy does nothing
+ * ({@link NoOpIdleStrategy}). What a duty cycle throws is counted and logged, rate-limited, by the
+ * runner; after a failed receive the {@link ReceiveErrorBackoff} pauses the thread (1 to 50 ms,
+ * doubling), so an error that repeats never becomes a busy loop. A throwing handler loses only
+ * its frame ({@link #deliver}).
+ *
+ * <p>Lifecycle: the agent ends its loop once {@link #closed} is true. {@link #close} marks the
+ * transport closed, calls {@link #stopSends()}, nudges the receive thread with
+ * {@link #wakeReceiver()} until it has left (at most a second), and releases the native
+ * resources. Those are released by whichever of the closer and the receive agent (in
+ * {@link Agent#onClose}) lets go last, so a handler stuck for longer than a second never sees its
+ * socket freed under it, and a handler may itself call close.
  *
  * <p>Threading: {@link #start} and {@link #close} may be called from any thread (close also from
- * the handler); {@link #receive()} runs on the receive thread only.
+ * the handler); {@link #receiveBatch()} runs on the receive thread only.
  */
 abstract class KernelTransport implements FrameTransport
 {
@@ -33,10 +48,11 @@ abstract class KernelTransport implements FrameTransport
     protected FrameHandler handler;
     protected volatile boolean closed;
 
-    /** The closer, and once started the receive thread, each hold one share of the native resources. */
+    /** The closer, and once started the receive agent, each hold one share of the native resources. */
     private final AtomicInteger owners = new AtomicInteger(1);
     private final Object lifecycle = new Object();
-    private Thread receiveThread;
+    private final ReceiveErrorBackoff errorBackoff = new ReceiveErrorBackoff();
+    private volatile AgentRunner receiver;
 
     /** Takes the NIC's name, MAC and MTU from {@code info}; opens its link-state handle. */
     KernelTransport(final NetInterfaces.Info info)
@@ -47,10 +63,18 @@ abstract class KernelTransport implements FrameTransport
         this.linkState = new NetInterfaces.LinkState(info.name());
     }
 
-    /** The receive loop: returns once {@link #closed} is true (after a nudge from {@link #wakeReceiver}). */
-    abstract void receive();
+    /**
+     * One duty cycle of the receive agent: receives up to a bounded batch of frames and
+     * {@link #deliver}s those for this station, waiting (bounded, or until
+     * {@link #wakeReceiver()}) when none is ready; returns early once {@link #closed} is true.
+     *
+     * @return the frames received (0 after a timeout)
+     * @throws Exception a receive that failed (after counting it in
+     *         {@link TransportCounters#receiveErrors}), or a {@link HandlerFailure}
+     */
+    abstract int receiveBatch() throws Exception;
 
-    /** Makes a receive thread blocked in {@link #receive()} look at {@link #closed} soon. Any thread. */
+    /** Makes a receive thread waiting in {@link #receiveBatch()} look at {@link #closed} soon. Any thread. */
     abstract void wakeReceiver();
 
     /** Frees the native resources; called once, when nobody uses them any more. */
@@ -100,20 +124,30 @@ abstract class KernelTransport implements FrameTransport
             {
                 throw new IllegalStateException(name + ": transport is closed");
             }
-            if (receiveThread != null)
+            if (receiver != null)
             {
                 throw new IllegalStateException(name + ": already started");
             }
             this.handler = handler;
+            final AgentRunner runner = Transports.receiveRunner(new Receiver(), NoOpIdleStrategy.INSTANCE, errorBackoff);
             owners.incrementAndGet();
-            receiveThread = Transports.startReceiveThread(name, this::receiveLoop);
+            try
+            {
+                runner.start();
+            }
+            catch (final RuntimeException | Error e)
+            {
+                owners.decrementAndGet();  // no thread: the closer remains the only owner
+                throw e;
+            }
+            receiver = runner;
         }
     }
 
     @Override
     public final void close()
     {
-        final Thread thread;
+        final AgentRunner runner;
         synchronized (lifecycle)
         {
             if (closed)
@@ -121,21 +155,28 @@ abstract class KernelTransport implements FrameTransport
                 return;
             }
             closed = true;
-            thread = receiveThread;
+            runner = receiver;
         }
         stopSends();
-        if (thread == Thread.currentThread())
-        {
-            wakeReceiver();  // close() from inside the handler: the loop ends when the handler returns
-        }
-        else if (thread != null && !Transports.stopReceiveThread(thread, 1000, this::wakeReceiver))
+        if (runner != null && !Transports.stopReceiver(runner, 1000, this::wake)
+            && runner.thread() != Thread.currentThread())
         {
             LOG.warn("{}: receive thread did not stop within 1 s (handler busy?); it will release the resources itself", name);
         }
         release();
     }
 
-    /** Passes one received frame to the handler; a throwing handler loses only that frame. Receive thread only. */
+    /** The receive agent's runner (for its error count and last error), or null before {@link #start}. */
+    final AgentRunner receiver()
+    {
+        return receiver;
+    }
+
+    /**
+     * Passes one received frame to the handler. A throwing handler loses only that frame: it is
+     * counted in {@link TransportCounters#handlerFailures} and reported as a {@link HandlerFailure},
+     * which the caller lets reach the runner (after any bookkeeping of its own). Receive thread only.
+     */
     final void deliver(final ByteBuffer frame, final int length)
     {
         counters.received(length);
@@ -144,9 +185,10 @@ abstract class KernelTransport implements FrameTransport
         {
             handler.onFrame(frame, length);
         }
-        catch (final RuntimeException e)
+        catch (final Throwable t)
         {
-            LOG.warn("{}: frame handler threw; frame dropped", name, e);
+            counters.handlerFailures.increment();
+            throw new HandlerFailure(name, t);
         }
     }
 
@@ -156,15 +198,14 @@ abstract class KernelTransport implements FrameTransport
         linkState.close();
     }
 
-    private void receiveLoop()
+    /** Nudges the receive thread: out of a wait in the kernel, and out of an error back-off. */
+    private void wake()
     {
-        try
+        wakeReceiver();
+        final AgentRunner runner = receiver;
+        if (runner != null)
         {
-            receive();
-        }
-        finally
-        {
-            release();
+            LockSupport.unpark(runner.thread());
         }
     }
 
@@ -180,6 +221,34 @@ abstract class KernelTransport implements FrameTransport
             {
                 linkState.close();
             }
+        }
+    }
+
+    /** The receive thread's job. */
+    private final class Receiver implements Agent
+    {
+        @Override
+        public int doWork() throws Exception
+        {
+            if (closed)
+            {
+                throw new AgentTerminationException("transport closed");
+            }
+            final int frames = receiveBatch();
+            errorBackoff.reset();
+            return frames;
+        }
+
+        @Override
+        public String roleName()
+        {
+            return Transports.receiveThreadName(name);
+        }
+
+        @Override
+        public void onClose()
+        {
+            release();
         }
     }
 }

@@ -6,9 +6,13 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
-import java.util.concurrent.locks.LockSupport;
 import java.util.function.BiPredicate;
 
+import org.aoemp.agent.Agent;
+import org.aoemp.agent.AgentRunner;
+import org.aoemp.agent.AgentTerminationException;
+import org.aoemp.agent.BackoffIdleStrategy;
+import org.aoemp.agent.Wakeup;
 import org.aoemp.protocol.Bytes;
 import org.aoemp.protocol.MacAddress;
 import org.jctools.queues.atomic.MpmcAtomicArrayQueue;
@@ -23,8 +27,11 @@ import org.slf4j.LoggerFactory;
  * for an embedded demo.
  *
  * <p>Like a real NIC, each {@link Nic} has a bounded receive queue (frames arriving at a full queue
- * are dropped and counted in {@link Nic#rxDropped()}) and its own receive thread, so handlers run
- * on that NIC's thread as they do with the real transports. Frames longer than the receiving
+ * are dropped and counted in {@link Nic#rxDropped()}) and its own receive agent (thread
+ * "aoe-rx-&lt;name&gt;" on an {@link AgentRunner}), so handlers run on that NIC's thread as they do
+ * with the real transports. An idle receive agent parks (up to {@value #MAX_PARK_MILLIS} ms) and
+ * the first frame queued for it wakes it ({@link Wakeup}); a handler that throws loses only that
+ * frame ({@link TransportCounters#handlerFailures}), and the runner logs it, rate-limited. Frames longer than the receiving
  * NIC's MTU + 14 are dropped there; a NIC refuses to send frames longer than its own MTU + 14.
  * Receive buffers are pooled per NIC ({@value #PREALLOCATED_FRAMES} up front, more on demand up
  * to the queue length), so with no {@link Interceptor} installed the hub allocates nothing per
@@ -48,6 +55,10 @@ public final class MemoryHub implements AutoCloseable
      */
     public static final int PREALLOCATED_FRAMES = 64;
     static final int ETHERNET_HEADER = 14;
+    /** Frames one duty cycle of a NIC's receive agent delivers at most. */
+    static final int RECEIVE_BATCH = 64;
+    /** The longest park of an idle receive agent; a frame or a close ends it at once. */
+    static final long MAX_PARK_MILLIS = 100;
 
     private static final Logger LOG = LoggerFactory.getLogger(MemoryHub.class);
 
@@ -273,11 +284,12 @@ public final class MemoryHub implements AutoCloseable
         private final Forwarder uplink;
         private final Object lifecycle = new Object();
 
+        /** Lets senders end the receive agent's park; its pending work is a queued frame or a close. */
+        private final Wakeup wakeup;
+
         private volatile boolean up = true;
         private volatile boolean closed;
-        /** Set by the receive thread before it parks, so senders know to unpark it. */
-        private volatile boolean waiting;
-        private volatile Thread receiveThread;
+        private AgentRunner receiver;
         private FrameHandler handler;
 
         private Nic(final String name, final long mac, final int mtu, final int capacity)
@@ -296,6 +308,7 @@ public final class MemoryHub implements AutoCloseable
             }
             slotsCreated.set(preallocated);
             this.uplink = (frame, length) -> deliver(this, ByteBuffer.wrap(frame), Math.min(length, frame.length));
+            this.wakeup = new Wakeup(() -> closed || !received.isEmpty());
         }
 
         /** The hub this NIC is attached to. */
@@ -352,12 +365,15 @@ public final class MemoryHub implements AutoCloseable
                 {
                     throw new IllegalStateException(name + ": NIC is closed");
                 }
-                if (receiveThread != null)
+                if (receiver != null)
                 {
                     throw new IllegalStateException(name + ": already started");
                 }
                 this.handler = handler;
-                receiveThread = Transports.startReceiveThread(name, this::receiveLoop);
+                final AgentRunner runner = Transports.receiveRunner(new Receiver(),
+                    BackoffIdleStrategy.parkAtOnce(MAX_PARK_MILLIS, TimeUnit.MILLISECONDS, wakeup), new ReceiveErrorBackoff());
+                runner.start();
+                receiver = runner;
             }
         }
 
@@ -416,49 +432,61 @@ public final class MemoryHub implements AutoCloseable
                 rxDropped.increment();
                 return;
             }
-            if (waiting)
-            {
-                LockSupport.unpark(receiveThread);
-            }
+            wakeup.wake();
         }
 
-        private void receiveLoop()
+        /** The receive thread's job: deliver the queued frames, a batch at a time; park (woken by senders) when there are none. */
+        private final class Receiver implements Agent
         {
-            while (!closed)
+            @Override
+            public int doWork()
             {
-                Slot slot = received.poll();
-                if (slot == null)
+                if (closed)
                 {
-                    // Announce the wait, then look once more: a sender that offered before seeing
-                    // the flag is caught by this poll, one that offered after it will unpark us.
-                    waiting = true;
-                    slot = received.poll();
-                    if (slot == null)
-                    {
-                        LockSupport.parkNanos(this, TimeUnit.MILLISECONDS.toNanos(100));
-                        waiting = false;
-                        continue;
-                    }
-                    waiting = false;
+                    throw new AgentTerminationException("NIC closed");
                 }
-                if (up && !closed)
+                int frames = 0;
+                Slot slot;
+                while (frames < RECEIVE_BATCH && (slot = received.poll()) != null)
                 {
-                    counters.received(slot.length);
-                    slot.view.clear().limit(slot.length);
+                    frames++;
                     try
                     {
-                        handler.onFrame(slot.view, slot.length);
+                        deliver(slot);
                     }
-                    catch (final RuntimeException e)
+                    finally
                     {
-                        LOG.warn("{}: frame handler threw; frame dropped", name, e);
+                        free.offer(slot);
                     }
                 }
-                else
+                return frames;
+            }
+
+            /** A throwing handler loses only this frame: counted, and reported to the runner as a {@link HandlerFailure}. */
+            private void deliver(final Slot slot)
+            {
+                if (!up || closed)
                 {
                     rxDropped.increment();
+                    return;
                 }
-                free.offer(slot);
+                counters.received(slot.length);
+                slot.view.clear().limit(slot.length);
+                try
+                {
+                    handler.onFrame(slot.view, slot.length);
+                }
+                catch (final Throwable t)
+                {
+                    counters.handlerFailures.increment();
+                    throw new HandlerFailure(name, t);
+                }
+            }
+
+            @Override
+            public String roleName()
+            {
+                return Transports.receiveThreadName(name);
             }
         }
 
@@ -468,11 +496,20 @@ public final class MemoryHub implements AutoCloseable
             return counters;
         }
 
+        /** The receive agent's runner (its error count, for tests and monitoring), or null before {@link #start}. */
+        AgentRunner receiver()
+        {
+            synchronized (lifecycle)
+            {
+                return receiver;
+            }
+        }
+
         /** Detaches from the hub and stops the receive thread (waiting up to a second for it). */
         @Override
         public void close()
         {
-            final Thread thread;
+            final AgentRunner runner;
             synchronized (lifecycle)
             {
                 if (closed)
@@ -480,12 +517,12 @@ public final class MemoryHub implements AutoCloseable
                     return;
                 }
                 closed = true;
-                thread = receiveThread;
+                runner = receiver;
             }
             detach(this);
-            if (thread != null && thread != Thread.currentThread())
+            if (runner != null && !Transports.stopReceiver(runner, 1000, wakeup::wake) && runner.thread() != Thread.currentThread())
             {
-                Transports.stopReceiveThread(thread, 1000, () -> LockSupport.unpark(thread));
+                LOG.warn("{}: receive thread did not stop within 1 s (handler busy?); it ends when the handler returns", name);
             }
         }
 

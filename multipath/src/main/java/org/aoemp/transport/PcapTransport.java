@@ -2,9 +2,8 @@ package org.aoemp.transport;
 
 import java.nio.ByteBuffer;
 import java.util.Locale;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
 
+import org.aoemp.agent.AgentTerminationException;
 import org.aoemp.protocol.MacAddress;
 import org.pcap4j.core.BpfProgram.BpfCompileMode;
 import org.pcap4j.core.NotOpenException;
@@ -13,8 +12,6 @@ import org.pcap4j.core.PcapHandle.PcapDirection;
 import org.pcap4j.core.PcapNativeException;
 import org.pcap4j.core.PcapNetworkInterface.PromiscuousMode;
 import org.pcap4j.core.RawPacketListener;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * {@link FrameTransport} over libpcap through pcap4j 1.8.2: the portable choice (Linux, macOS,
@@ -23,10 +20,11 @@ import org.slf4j.LoggerFactory;
  *
  * <p>The handle runs in immediate mode (no block batching), receives only (direction IN, so our
  * own frames do not come back), and its BPF filter passes only AoE frames sent to this NIC or to a
- * group address. On Linux a blocking read never times out on an idle link, so the receive thread
- * sits in {@code pcap_loop} and {@link #close} wakes it with {@code pcap_breakloop}.
+ * group address. On Linux a blocking read never times out on an idle link, so the receive agent
+ * sits in {@code pcap_loop} (one loop per duty cycle, broken after {@value #RECEIVE_BATCH} frames)
+ * and {@link #close} wakes it with {@code pcap_breakloop}.
  *
- * <p>Threading: the receive thread "aoe-rx-&lt;ifname&gt;" is the only reader of the handle and
+ * <p>Threading: the receive agent "aoe-rx-&lt;ifname&gt;" is the only reader of the handle and
  * calls the handler. {@link #send} may be called from any thread (on Linux it is a plain
  * {@code send()} on the packet socket, disjoint from the receive ring); each thread stages into its
  * own byte[]. {@link #close} may be called from any thread (lifecycle: {@link KernelTransport}).
@@ -39,8 +37,9 @@ public final class PcapTransport extends KernelTransport
     /** Ring slots wanted at least, so a burst of jumbo frames does not overrun an 8 MiB ring. */
     static final int MIN_RING_FRAMES = 2048;
     static final int STAGING_BYTES = 65536 + 32;
+    /** Frames one {@code pcap_loop} (one duty cycle of the receive agent) takes at most. */
+    static final int RECEIVE_BATCH = 256;
 
-    private static final Logger LOG = LoggerFactory.getLogger(PcapTransport.class);
     private static final ThreadLocal<byte[]> STAGING = ThreadLocal.withInitial(() -> new byte[STAGING_BYTES]);
 
     private final int snaplen;
@@ -48,8 +47,12 @@ public final class PcapTransport extends KernelTransport
     private final byte[] receiveBytes;
     private final ByteBuffer receiveView;
 
+    private final RawPacketListener listener = this::onPacket;
+
     private volatile String lastSendError;
-    private volatile Thread receiveThread;
+    /** Receive thread only: frames taken by the current {@code pcap_loop}, and a handler failure to report after it. */
+    private int batchFrames;
+    private HandlerFailure handlerFailure;
 
     /**
      * Opens a live capture handle on {@code ifName}.
@@ -203,19 +206,11 @@ public final class PcapTransport extends KernelTransport
         return lastSendError;
     }
 
-    /** Breaks {@code pcap_loop}, or cuts short the pause after a read error. */
+    /** Breaks {@code pcap_loop} (or the next one, if the receive thread is not in it right now). */
     @Override
     void wakeReceiver()
     {
-        try
-        {
-            handle.breakLoop();
-        }
-        catch (final NotOpenException e)
-        {
-            // Already closed: nothing left to wake.
-        }
-        LockSupport.unpark(receiveThread);
+        breakLoop();
     }
 
     @Override
@@ -224,44 +219,77 @@ public final class PcapTransport extends KernelTransport
         handle.close();
     }
 
+    /**
+     * Runs {@code pcap_loop} until the callback has taken {@value #RECEIVE_BATCH} frames (it then
+     * calls {@code pcap_breakloop}), a handler threw, or {@link #close} broke the loop. On an idle
+     * Linux link the loop waits in the kernel until then. A JNA callback cannot throw through
+     * {@code pcap_loop}, so a handler's failure is kept and thrown here, after the loop.
+     */
     @Override
-    void receive()
+    int receiveBatch() throws Exception
     {
-        receiveThread = Thread.currentThread();
-        final RawPacketListener listener = this::onPacket;
-        while (!closed)
+        batchFrames = 0;
+        try
         {
-            try
-            {
-                handle.loop(-1, listener);
-            }
-            catch (final InterruptedException e)
-            {
-                // pcap_breakloop: close() asked us to stop, or a stale break; the loop condition decides.
-            }
-            catch (final PcapNativeException e)
-            {
-                // e.g. "The interface went down": wait a little instead of spinning, then read again.
-                if (!closed)
-                {
-                    LOG.debug("{}: pcap_loop failed: {}", name, e.getMessage());
-                    LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50));
-                }
-            }
-            catch (final NotOpenException e)
-            {
-                return;
-            }
+            handle.loop(-1, listener);
         }
+        catch (final InterruptedException e)
+        {
+            // pcap_breakloop: a full batch, a failed handler, close(), or a stale break; the runner decides.
+        }
+        catch (final PcapNativeException e)
+        {
+            // e.g. "The interface went down": the runner logs it and its error handler backs off.
+            counters.receiveErrors.increment();
+            throw new TransportException("pcap_loop on '" + name + "' failed: " + e.getMessage(), e);
+        }
+        catch (final NotOpenException e)
+        {
+            throw new AgentTerminationException("pcap handle closed");
+        }
+        final HandlerFailure failure = handlerFailure;
+        if (failure != null)
+        {
+            handlerFailure = null;
+            throw failure;
+        }
+        return batchFrames;
     }
 
     private void onPacket(final byte[] packet)
     {
-        if (!closed)
+        if (closed)
         {
-            final int length = Math.min(packet.length, receiveBytes.length);
-            System.arraycopy(packet, 0, receiveBytes, 0, length);
+            breakLoop();
+            return;
+        }
+        final int length = Math.min(packet.length, receiveBytes.length);
+        System.arraycopy(packet, 0, receiveBytes, 0, length);
+        try
+        {
             deliver(receiveView, length);
+        }
+        catch (final HandlerFailure e)
+        {
+            handlerFailure = e;  // reported by receiveBatch: nothing may throw into libpcap
+            breakLoop();
+            return;
+        }
+        if (++batchFrames >= RECEIVE_BATCH)
+        {
+            breakLoop();
+        }
+    }
+
+    private void breakLoop()
+    {
+        try
+        {
+            handle.breakLoop();
+        }
+        catch (final NotOpenException e)
+        {
+            // Already closed: nothing left to wake.
         }
     }
 

@@ -10,6 +10,15 @@ public final class TransportCounters
     public final LongAdder sendFailures = new LongAdder();
     public final LongAdder framesReceived = new LongAdder();
     public final LongAdder bytesReceived = new LongAdder();
+    /**
+     * Failed receives: a {@code recv} or {@code pcap_loop} error other than a timeout or an
+     * interruption, or a frame longer than the receive buffer. Each is also counted and logged
+     * (rate-limited) by the receive thread's {@link org.aoemp.agent.AgentRunner}, except the
+     * single ENETDOWN a link going down causes, and the oversized frames.
+     */
+    public final LongAdder receiveErrors = new LongAdder();
+    /** Received frames lost because the {@link FrameHandler} threw on them (the next frame is delivered as usual). */
+    public final LongAdder handlerFailures = new LongAdder();
 
     public void sent(final int length)
     {
@@ -27,6 +36,7 @@ public final class TransportCounters
     public String toString()
     {
         return "tx " + framesSent.sum() + " frames/" + bytesSent.sum() + " B (" + sendFailures.sum() + " failed), rx "
-            + framesReceived.sum() + " frames/" + bytesReceived.sum() + " B";
+            + framesReceived.sum() + " frames/" + bytesReceived.sum() + " B (" + receiveErrors.sum() + " errors, "
+            + handlerFailures.sum() + " lost in the handler)";
     }
 }

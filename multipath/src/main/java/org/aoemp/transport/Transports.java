@@ -1,10 +1,15 @@
 package org.aoemp.transport;
 
 import java.nio.ByteBuffer;
+import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 
+import org.aoemp.agent.Agent;
+import org.aoemp.agent.AgentRunner;
+import org.aoemp.agent.ErrorHandler;
+import org.aoemp.agent.IdleStrategy;
 import org.aoemp.protocol.Bytes;
 
 /**
@@ -65,13 +70,43 @@ public final class Transports
         return open(null, ifName);
     }
 
-    /** Starts the daemon receive thread of interface {@code ifName}, named "aoe-rx-&lt;ifName&gt;" as the contract says. */
-    static Thread startReceiveThread(final String ifName, final Runnable loop)
+    /**
+     * The runner of a receive agent, not yet started: its thread is named after the agent's
+     * {@link Agent#roleName()}, which is "aoe-rx-&lt;ifName&gt;" as the contract says.
+     */
+    static AgentRunner receiveRunner(final Agent agent, final IdleStrategy idle, final ErrorHandler errors)
     {
-        final Thread thread = new Thread(loop, "aoe-rx-" + ifName);
-        thread.setDaemon(true);
-        thread.start();
-        return thread;
+        return new AgentRunner(agent, idle, errors, Duration.ofSeconds(1));
+    }
+
+    /** The name of the receive thread of interface {@code ifName}. */
+    static String receiveThreadName(final String ifName)
+    {
+        return "aoe-rx-" + ifName;
+    }
+
+    /**
+     * Stops a receive agent whose {@link Agent#doWork} ends the loop once its transport is marked
+     * closed (so a handler that blocks is never interrupted). From the receive thread itself (a
+     * handler closing its own transport) it only asks; from any other it nudges with {@code wake}
+     * and waits up to {@code millis} (see {@link #stopReceiveThread}).
+     *
+     * @return whether the receive thread has ended
+     */
+    static boolean stopReceiver(final AgentRunner runner, final long millis, final Runnable wake)
+    {
+        if (runner.thread() == Thread.currentThread())
+        {
+            runner.close();  // only asks: the loop ends when the handler has returned
+            wake.run();
+            return false;
+        }
+        final boolean ended = stopReceiveThread(runner.thread(), millis, wake);
+        if (ended)
+        {
+            runner.close();  // the thread has ended: marks the runner closed without waiting
+        }
+        return ended;
     }
 
     /**

@@ -204,8 +204,20 @@ final class HandshakeHandler extends ByteToMessageDecoder
             fail(ctx, "EXPORT_NAME for unknown export '" + name + "'");
             return;
         }
+        final long size;
+        try
+        {
+            size = export.size();
+        }
+        catch (final RuntimeException | Error e)
+        {
+            // EXPORT_NAME has no error reply: closing is the only refusal.
+            LOG.warn("{}: the device of export '{}' threw from size(); refusing EXPORT_NAME", ctx.channel(), export.name(), e);
+            fail(ctx, "EXPORT_NAME for export '" + name + "' whose device failed");
+            return;
+        }
         final ByteBuf reply = writeExportNameReply(
-            ctx.alloc().buffer(10 + EXPORT_NAME_PADDING), export.size(), export.transmissionFlags(), noZeroes);
+            ctx.alloc().buffer(10 + EXPORT_NAME_PADDING), size, export.transmissionFlags(), noZeroes);
         ctx.writeAndFlush(reply, ctx.voidPromise());
         startTransmission(ctx, export);
     }
@@ -225,19 +237,38 @@ final class HandshakeHandler extends ByteToMessageDecoder
                 "no export named '" + request.name() + "'"));
             return;
         }
+        // Ask the device everything before writing a byte: if it throws, this option gets one error
+        // reply (the export is "not available") and the handshake goes on.
+        final long size;
+        final String description;
+        final int blockSize;
+        try
+        {
+            size = export.size();
+            description = request.requested(INFO_DESCRIPTION) ? export.description() : null;
+            blockSize = request.requested(INFO_BLOCK_SIZE) ? export.blockSize() : 0;
+        }
+        catch (final RuntimeException | Error e)
+        {
+            LOG.warn("{}: the device of export '{}' threw while answering {}; replying ERR_UNKNOWN", ctx.channel(),
+                export.name(), optionName(option), e);
+            reply(ctx, writeError(ctx.alloc().buffer(), option, REP_ERR_UNKNOWN,
+                "export '" + export.name() + "' is not available: its device failed (" + e + ")"));
+            return;
+        }
         final ByteBuf out = ctx.alloc().buffer();
-        writeInfoExport(out, option, export.size(), export.transmissionFlags());
+        writeInfoExport(out, option, size, export.transmissionFlags());
         if (request.requested(INFO_NAME))
         {
             writeInfoString(out, option, INFO_NAME, export.name());
         }
-        if (request.requested(INFO_DESCRIPTION))
+        if (description != null)
         {
-            writeInfoString(out, option, INFO_DESCRIPTION, export.description());
+            writeInfoString(out, option, INFO_DESCRIPTION, description);
         }
         if (request.requested(INFO_BLOCK_SIZE))
         {
-            writeInfoBlockSize(out, option, export.blockSize(), Math.max(4096, export.blockSize()), RequestCheck.MAX_PAYLOAD);
+            writeInfoBlockSize(out, option, blockSize, Math.max(4096, blockSize), RequestCheck.MAX_PAYLOAD);
         }
         writeAck(out, option);
         reply(ctx, out);
@@ -257,9 +288,41 @@ final class HandshakeHandler extends ByteToMessageDecoder
         final ByteBuf out = ctx.alloc().buffer();
         for (final Export e : config.exports())
         {
-            writeServer(out, OPT_LIST, e.name(), e.description());
+            writeServer(out, OPT_LIST, e.name(), describe(ctx, e));
         }
         reply(ctx, writeAck(out, OPT_LIST));
+    }
+
+    /** The export's description for LIST; one whose device throws is listed as unavailable. */
+    private static String describe(final ChannelHandlerContext ctx, final Export export)
+    {
+        try
+        {
+            return export.description();
+        }
+        catch (final RuntimeException | Error e)
+        {
+            LOG.warn("{}: the device of export '{}' threw while describing it for LIST", ctx.channel(), export.name(), e);
+            return "unavailable: its device failed";
+        }
+    }
+
+    /**
+     * Whatever a step throws unexpectedly ends the handshake with the connection closed, so the
+     * client is never left waiting for a reply that will not come.
+     */
+    @Override
+    public void exceptionCaught(final ChannelHandlerContext ctx, final Throwable cause)
+    {
+        LOG.warn("{}: handshake failed unexpectedly; closing", ctx.channel(), cause);
+        if (state != State.DONE)
+        {
+            fail(ctx, cause.toString());
+        }
+        else
+        {
+            ctx.close();
+        }
     }
 
     private void startTransmission(final ChannelHandlerContext ctx, final Export export)

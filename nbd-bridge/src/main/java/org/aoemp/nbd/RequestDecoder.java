@@ -38,6 +38,7 @@ final class RequestDecoder extends ByteToMessageDecoder
     private static final int LARGE_PAYLOAD = 256 * 1024;
 
     private final Export export;
+    private final RateLimitedLog failures = new RateLimitedLog(LOG);
     private State state = State.HEADER;
     private NbdRequest pending;
     private long discardRemaining;
@@ -76,8 +77,7 @@ final class RequestDecoder extends ByteToMessageDecoder
                     return false;
                 }
                 final NbdRequest request = TransmissionCodec.readRequestHeader(in, new NbdRequest());
-                request.errno(RequestCheck.check(request.type(), request.flags(), request.offset(), request.length(),
-                    export.size(), export.blockSize(), export.readOnly()));
+                request.errno(check(ctx, request));
                 if (request.type() != TransmissionCodec.CMD_WRITE || request.length() == 0)
                 {
                     out.add(request);
@@ -129,6 +129,34 @@ final class RequestDecoder extends ByteToMessageDecoder
             }
             default -> throw new IllegalStateException(state.toString());
         }
+    }
+
+    /**
+     * {@link RequestCheck} against the device's size and block size now. A device whose
+     * accessors throw fails just this request with EIO (a WRITE's payload is then skipped), and
+     * the connection stays in sync.
+     */
+    private int check(final ChannelHandlerContext ctx, final NbdRequest request)
+    {
+        final long size;
+        final int blockSize;
+        try
+        {
+            size = export.size();
+            blockSize = export.blockSize();
+        }
+        catch (final RuntimeException | Error e)
+        {
+            if (request.type() == TransmissionCodec.CMD_DISC)
+            {
+                return NbdErrors.OK;  // a disconnect needs no device
+            }
+            failures.warn("{}: the device of export '{}' threw from size()/blockSize(); replying EIO to {}", ctx.channel(),
+                export.name(), request, e);
+            return NbdErrors.EIO;
+        }
+        return RequestCheck.check(request.type(), request.flags(), request.offset(), request.length(), size, blockSize,
+            export.readOnly());
     }
 
     /**

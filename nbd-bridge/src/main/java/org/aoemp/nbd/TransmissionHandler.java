@@ -8,6 +8,8 @@ import static org.aoemp.nbd.TransmissionCodec.CMD_WRITE;
 import static org.aoemp.nbd.TransmissionCodec.CMD_WRITE_ZEROES;
 import static org.aoemp.nbd.TransmissionCodec.REPLY_HEADER_LENGTH;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.concurrent.RejectedExecutionException;
 
 import io.netty.buffer.ByteBuf;
@@ -47,6 +49,12 @@ import org.slf4j.LoggerFactory;
  *
  * <p>DISC and server shutdown stop reading too; the connection closes once the last in-flight
  * reply has been written. After shutdown started, requests still arriving get ESHUTDOWN.
+ *
+ * <p>A failing backend costs the client exactly the request concerned, never the connection and
+ * never a reply: a device that throws from read/write/flush/writeZeroes (any Throwable) or from
+ * the flush of a FUA write is answered EIO; an {@link IoError} is answered with its errno as
+ * {@link NbdErrors#from} maps it; a callback called a second time, from any thread, is logged and
+ * ignored. Each such failure is logged, at most one line a second per connection.
  */
 final class TransmissionHandler extends ChannelInboundHandlerAdapter
 {
@@ -56,6 +64,8 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
     private final BlockDevice device;
     private final long maxInFlightBytes;
     private final int maxInFlightRequests;
+    /** Backend failures of this connection: one line a second at most. */
+    private final RateLimitedLog failures = new RateLimitedLog(LOG);
     private ChannelHandlerContext ctx;
     private EventExecutor loop;
     private int inFlight;
@@ -275,13 +285,48 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
         ctx.close();
     }
 
+    /** The device's name for a log line; a device whose name() throws still gets one. */
+    private String deviceName()
+    {
+        try
+        {
+            return device.name();
+        }
+        catch (final RuntimeException | Error e)
+        {
+            return "export '" + export.name() + "'";
+        }
+    }
+
     /**
      * One request at the device: its reply buffer or payload, and the hop back to the event
      * loop. {@link #complete} runs on whichever thread the device completes on; everything else
      * on the event loop.
+     *
+     * <p>The device is not trusted to call back exactly once: a state word, advanced by CAS, lets
+     * the first completion through and turns every later one (a second call, a call after the
+     * device threw, a late flush callback of a FUA write) into a log line. A FUA write's flush
+     * gets its own callback, so a repeated write callback cannot pass for the flush's.
      */
     private final class Operation implements IoCallback, Runnable
     {
+        static final int SUBMITTED = 0;
+        static final int FLUSHING = 1;
+        static final int DONE = 2;
+        static final VarHandle STATE;
+
+        static
+        {
+            try
+            {
+                STATE = MethodHandles.lookup().findVarHandle(Operation.class, "state", int.class);
+            }
+            catch (final ReflectiveOperationException e)
+            {
+                throw new ExceptionInInitializerError(e);
+            }
+        }
+
         final int type;
         final long cookie;
         /** Payload bytes held while in flight: READ data or WRITE payload. */
@@ -289,8 +334,12 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
         final boolean fua;
         ByteBuf reply;
         ByteBuf payload;
-        boolean flushing;
         int errno;
+        /** Set once the request is failed locally: the device threw (the log line is written already). */
+        private volatile boolean failedHere;
+        private volatile int state;
+        private long offset;
+        private long length;
 
         Operation(final int type, final long cookie, final int bytes, final boolean fua, final ByteBuf reply, final ByteBuf payload)
         {
@@ -304,6 +353,8 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
 
         void submit(final long offset, final long length)
         {
+            this.offset = offset;
+            this.length = length;
             try
             {
                 switch (type)
@@ -315,10 +366,17 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
                     default -> throw new IllegalStateException("not a device command: " + type);
                 }
             }
-            catch (final RuntimeException e)
+            catch (final RuntimeException | Error e)
             {
-                // A device that throws instead of calling back must not leak the request.
-                LOG.warn("{}: {} threw on {}", ctx.channel(), device.name(), TransmissionCodec.commandName(type), e);
+                if (state != SUBMITTED)
+                {
+                    failures.warn("{}: {} threw from {} after calling back; its result stands", ctx.channel(), deviceName(),
+                        describe(), e);
+                    return;
+                }
+                // A device that throws instead of calling back must not leave the client waiting.
+                failures.warn("{}: {} threw from {}; replying EIO", ctx.channel(), deviceName(), describe(), e);
+                failedHere = true;
                 complete(new IoError(IoError.EIO, e.toString()));
             }
         }
@@ -326,14 +384,61 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
         @Override
         public void complete(final IoError error)
         {
-            if (error == null && fua && !flushing)
+            final boolean flushNext = error == null && fua;
+            if (!STATE.compareAndSet(this, SUBMITTED, flushNext ? FLUSHING : DONE))
             {
-                // FUA = the write, then a flush before the reply.
-                flushing = true;
-                device.flush(this);
+                duplicate(error, "the " + TransmissionCodec.commandName(type) + " callback");
                 return;
             }
+            if (flushNext)
+            {
+                flushForFua();
+                return;
+            }
+            done(error);
+        }
+
+        /** FUA = the write, then a flush before the reply; the flush has a callback of its own. */
+        private void flushForFua()
+        {
+            final IoCallback flushed = this::flushed;
+            try
+            {
+                device.flush(flushed);
+            }
+            catch (final RuntimeException | Error e)
+            {
+                if (state != FLUSHING)
+                {
+                    failures.warn("{}: {} threw from the flush of {} after calling back; its result stands", ctx.channel(),
+                        deviceName(), describe(), e);
+                    return;
+                }
+                failures.warn("{}: {} threw from the flush of {}; replying EIO", ctx.channel(), deviceName(), describe(), e);
+                failedHere = true;
+                flushed(new IoError(IoError.EIO, e.toString()));
+            }
+        }
+
+        private void flushed(final IoError error)
+        {
+            if (!STATE.compareAndSet(this, FLUSHING, DONE))
+            {
+                duplicate(error, "the flush callback of a FUA write");
+                return;
+            }
+            done(error);
+        }
+
+        /** The one completion: map the error, hop to the event loop. Any thread. */
+        private void done(final IoError error)
+        {
             errno = NbdErrors.from(error);
+            if (error != null && !failedHere)
+            {
+                failures.warn("{}: {} failed {}: {}; replying {}", ctx.channel(), deviceName(), describe(), error,
+                    IoError.errnoName(errno));
+            }
             if (loop.inEventLoop())
             {
                 finish(this);
@@ -350,12 +455,30 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
             }
         }
 
+        private void duplicate(final IoError error, final String which)
+        {
+            if (failedHere)
+            {
+                // The device threw and called back as well (before or after): the EIO reply stands.
+                failures.warn("{}: {} called {} although it threw; ignored", ctx.channel(), deviceName(), which);
+                return;
+            }
+            failures.warn("{}: {} called {} of {} more than once (this time with {}); ignored", ctx.channel(), deviceName(),
+                which, describe(), error == null ? "success" : error.toString());
+        }
+
+        private String describe()
+        {
+            final String name = TransmissionCodec.commandName(type);
+            return type == CMD_FLUSH ? name + " (cookie " + cookie + ")"
+                : name + (fua ? "+FUA" : "") + " of " + length + " bytes at " + offset + " (cookie " + cookie + ")";
+        }
+
         @Override
         public void run()
         {
             finish(this);
         }
-
         private void releaseBuffers()
         {
             if (reply != null)
