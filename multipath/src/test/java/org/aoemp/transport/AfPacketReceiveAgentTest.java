@@ -1,5 +1,6 @@
 package org.aoemp.transport;
 
+import org.aoemp.testing.RealPeer;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -21,6 +22,7 @@ import org.junit.jupiter.api.Test;
  * {@code recv} that fails again and again: counted, reported to the runner, backed off, and the
  * transport still closes promptly.
  */
+@RealPeer
 final class AfPacketReceiveAgentTest extends ReceiveAgentContractTest
 {
     /** Linux errno for a descriptor that is not a socket. */

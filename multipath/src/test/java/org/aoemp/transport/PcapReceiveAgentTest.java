@@ -1,8 +1,10 @@
 package org.aoemp.transport;
 
+import org.aoemp.testing.RealPeer;
 import org.aoemp.agent.AgentRunner;
 
 /** {@link ReceiveAgentContractTest} for {@link PcapTransport} over veth (root and libpcap). */
+@RealPeer
 final class PcapReceiveAgentTest extends ReceiveAgentContractTest
 {
     @Override

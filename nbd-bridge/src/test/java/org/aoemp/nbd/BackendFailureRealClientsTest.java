@@ -1,5 +1,6 @@
 package org.aoemp.nbd;
 
+import org.aoemp.testing.RealPeer;
 import static org.aoemp.nbd.FaultyBlockDevice.Fault;
 import static org.aoemp.nbd.FaultyBlockDevice.Kind;
 import static org.aoemp.testing.Prerequisites.requireCommand;
@@ -29,6 +30,7 @@ import org.junit.jupiter.api.io.TempDir;
  * after calling back does not upset the client at all, and neither the connection nor the other
  * exports stop serving. Skipped when a client is missing, failed instead under {@code CI=true}.
  */
+@RealPeer
 class BackendFailureRealClientsTest
 {
     private static final int MIB = 1 << 20;
