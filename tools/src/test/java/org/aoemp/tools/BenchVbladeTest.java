@@ -55,11 +55,13 @@ class BenchVbladeTest
             final List<Map<String, Object>> paths = (List<Map<String, Object>>)j.get("paths");
             assertEquals(1, paths.size(), paths.toString());
             assertEquals(rig.initiatorIf(0), paths.getFirst().get("interface"));
-            // 4 KiB at MTU 1500 is 4 frames of 2 sectors. The path counters are deltas over the
-            // measured window, the ops those that started in it: at most the last qd (4) of them
-            // can have frames still going out after the window closed.
-            final long ops = ((Number)j.get("ops")).longValue();
-            assertTrue(((Number)paths.getFirst().get("frames_sent")).longValue() >= 4 * (ops - 4), paths.toString());
+            // 4 KiB at MTU 1500 is 4 frames of 2 sectors. The path counters are deltas sampled at
+            // the window's edges, the ops those that started in it; at 20k+ ops/s a sampling skew
+            // of a millisecond is dozens of frames, so the check is on the ratio: 4, not 8 (one
+            // sector per frame) or 1 or 2 (more sectors than the MTU carries).
+            final double framesPerOp = ((Number)paths.getFirst().get("frames_sent")).doubleValue()
+                / ((Number)j.get("ops")).doubleValue();
+            assertTrue(framesPerOp > 3.5 && framesPerOp < 4.5, framesPerOp + " frames per op: " + paths);
             // what --verify wrote is really in vblade's file, where it says it is
             final byte[] sector = new byte[512];
             boolean found = false;
