@@ -7,7 +7,7 @@
 #   SECONDS_PER_RUN=2 RUNS=1 bench/transport-rate.sh
 #
 # Sender in the root namespace on CPU $TX_CPU, receiver in a private netns on CPU $RX_CPU (taskset),
-# as in /work/shared/docs/java-stack.md §1. Rounds interleave the pairs, so drifting load from other work on the
+# so that neither side competes with the other for a core. Rounds interleave the pairs, so drifting load from other work on the
 # machine spreads over all of them instead of biasing one. Prints the docs/results.md section
 # (bench:transport-rate markers, rewritten by bench/compare) on stdout: the headline ratios to C,
 # a line with date, load and machine, and the full table (median and min–max over the rounds);
