@@ -21,6 +21,7 @@
 #   BASELINE_JAR=/path/aoe-before.jar adds a fourth server, the bridge over AoE built from that jar
 #   (its own target from the same jar, or vblade, on the same veth), measured in the same rounds,
 #   and a table of this build against it: before/after of a change, side by side.
+#   ONLY="randread 4k 32" measures that one workload (RW BS QD), e.g. with more ROUNDS.
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
@@ -29,11 +30,12 @@ RAMP=${RAMP:-2}
 SIZE=${SIZE:-512M}
 AOE_TARGET=${AOE_TARGET:-aoe}
 BASELINE_JAR=${BASELINE_JAR:-}
+ONLY=${ONLY:-}
 BRIDGE_JVM_OPTS=${BRIDGE_JVM_OPTS:-}
 for arg in "$@"; do
     case "$arg" in
         --quick) ROUNDS=1; RUNTIME=2; RAMP=1; SIZE=128M ;;
-        -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "nbd-fio: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -170,6 +172,10 @@ if [ -n "$BASELINE_JAR" ]; then
     servers+=(aoe-base)
 fi
 workloads=("randread 4k 1" "randread 4k 32" "randwrite 4k 32" "read 1M 8")
+if [ -n "$ONLY" ]; then
+    # ONLY="randread 4k 32": measure one workload (e.g. to repeat a doubtful cell with more rounds)
+    workloads=("$ONLY")
+fi
 raw=${RAW_DIR:-$tmp/raw}
 mkdir -p "$raw"
 
@@ -309,7 +315,7 @@ for w in workloads:
 print()
 print(f"Targets missed: {missed}." if missed else "Every target met.")
 print()
-if load("aoe-base", workloads[0]):
+if any(load("aoe-base", w) for w in workloads):
     print("This build against the baseline jar (bridge over AoE), each round's figure divided by the baseline's in the "
           "same round, median (min–max):")
     print()
@@ -317,6 +323,8 @@ if load("aoe-base", workloads[0]):
     print("|---|---|---|---|")
     for w in workloads:
         after, before = load("aoe", w), load("aoe-base", w)
+        if not after or not before:
+            continue
         print(f"| {w[0]} {w[1]} QD{w[2]} | {fmt_ratio(ratio(after, before, 'iops'), True)} "
               f"| {fmt_ratio(ratio(after, before, 'mean'), False)} | {fmt_ratio(ratio(after, before, 'cpu'), False)} |")
     print()

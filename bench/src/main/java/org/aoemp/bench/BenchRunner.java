@@ -6,7 +6,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -17,11 +16,18 @@ import java.util.function.Supplier;
 
 import org.HdrHistogram.Histogram;
 import org.HdrHistogram.Recorder;
+import org.aoemp.agent.Agent;
+import org.aoemp.agent.AgentRunner;
+import org.aoemp.agent.AgentTerminationException;
+import org.aoemp.agent.BackoffIdleStrategy;
+import org.aoemp.agent.NoOpIdleStrategy;
+import org.aoemp.agent.Wakeup;
 import org.aoemp.block.BlockDevice;
 import org.aoemp.block.IoCallback;
 import org.aoemp.block.IoError;
 import org.aoemp.initiator.AoeDevice;
 import org.aoemp.initiator.PathStats;
+import org.jctools.queues.MpscArrayQueue;
 
 /**
  * Drives one {@link BlockDevice} with a {@link BenchConfig} and measures it.
@@ -38,8 +44,11 @@ import org.aoemp.initiator.PathStats;
  *
  * <p>Threads: the caller of {@link #run} is the reporting thread (interval snapshots, path
  * counters, {@link IntervalSink}s); completions run on the device's threads and record into
- * HdrHistogram {@link Recorder}s (wait-free for writers); the open-loop scheduler is one more
- * thread. Each queue slot owns a preallocated buffer, its {@link Workload.Stream} and its
+ * HdrHistogram {@link Recorder}s (wait-free for writers); the open-loop scheduler
+ * ({@code bench-scheduler}) and the closed loop's first issue ({@code bench-start}) are agents on
+ * {@link AgentRunner}s, so an exception there fails the run with a message instead of ending a
+ * thread silently. Free slots go back to the scheduler through a lock-free MPSC queue, and a
+ * completion wakes it when it waits for one. Each queue slot owns a preallocated buffer, its {@link Workload.Stream} and its
  * {@link VerifyPattern}, and is driven by one thread at a time, so a request allocates nothing
  * on the benchmark's side.
  */
@@ -87,7 +96,8 @@ public final class BenchRunner
     private final java.util.Set<Long> badBlockOffsets = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private volatile boolean stopping;
     private long[] generations;
-    private ArrayBlockingQueue<Slot> freeSlots;
+    private MpscArrayQueue<Slot> freeSlots;
+    private Wakeup schedulerWakeup;
 
     public BenchRunner(final BlockDevice device, final BenchConfig config)
     {
@@ -168,29 +178,28 @@ public final class BenchRunner
         final long t0 = System.nanoTime();
         measureStart = t0 + config.warmup().toNanos();
         end = measureStart + config.duration().toNanos();
-        final Thread scheduler;
+        final AgentRunner scheduler;
         if (config.openLoop())
         {
-            freeSlots = new ArrayBlockingQueue<>(qd);
+            freeSlots = new MpscArrayQueue<>(Math.max(2, qd));
             for (final Slot s : slots)
             {
-                freeSlots.add(s);
+                freeSlots.offer(s);
             }
-            scheduler = Thread.ofPlatform().name("bench-scheduler").daemon().start(() -> schedule(t0, end));
+            final OpenLoopScheduler agent = new OpenLoopScheduler(t0, end);
+            schedulerWakeup = agent.wakeup;
+            scheduler = new AgentRunner(agent, BackoffIdleStrategy.parkAtOnce(10, TimeUnit.MILLISECONDS, agent.wakeup),
+                e -> fail("the open-loop scheduler failed: " + e));
         }
         else
         {
             // Issued from a thread of its own: a device that completes inline (MemoryBlockDevice by
             // default) keeps the issuing thread busy in slot 0's loop until the run stops.
             inFlight.addAndGet(qd);
-            scheduler = Thread.ofPlatform().name("bench-start").daemon().start(() ->
-            {
-                for (final Slot s : slots)
-                {
-                    s.reissue();
-                }
-            });
+            scheduler = new AgentRunner(new ClosedLoopStart(slots), NoOpIdleStrategy.INSTANCE,
+                e -> fail("issuing the first requests failed: " + e));
         }
+        scheduler.start();
 
         final List<IntervalStats> intervals = new ArrayList<>();
         final Histogram readTotal = new Histogram(HIGHEST_TRACKABLE_NANOS, SIGNIFICANT_DIGITS);
@@ -217,15 +226,15 @@ public final class BenchRunner
                 if (config.openLoop() && !stopping)
                 {
                     // every request due before the end is issued, even late: its clock is running
-                    scheduler.join(TimeUnit.NANOSECONDS.toMillis(drainTimeoutNanos) + 1);
-                    abandoned = scheduler.isAlive();
+                    final long giveUp = System.nanoTime() + drainTimeoutNanos;
+                    while (!scheduler.hasEnded() && System.nanoTime() - giveUp < 0)
+                    {
+                        LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
+                    }
+                    abandoned = !scheduler.hasEnded();
                 }
                 stopping = true;
-                if (config.openLoop())
-                {
-                    scheduler.interrupt();
-                }
-                scheduler.join();
+                scheduler.close();
                 incomplete = drain();
                 intervalEnd = System.nanoTime();
             }
@@ -332,50 +341,106 @@ public final class BenchRunner
         return inFlight.get();
     }
 
-    /** Open loop: request i is due at t0 + i / rate; it waits for a free slot with its clock running. */
-    private void schedule(final long t0, final long end)
+    /**
+     * Open loop: request i is due at t0 + i / rate; it waits for a free slot with its clock
+     * running. Issues every request that is due and has a slot, then parks until the next one is
+     * due or a completion frees a slot. Agent thread "bench-scheduler" only.
+     */
+    private final class OpenLoopScheduler implements Agent
     {
-        final long rate = config.rateIops();
-        long i = 0;
-        try
+        private static final int MAX_ISSUES_PER_CYCLE = 256;
+        final Wakeup wakeup;
+        private final long t0;
+        private final long end;
+        private final double nanosPerRequest;
+        private long next;
+        private long nextDue;
+
+        OpenLoopScheduler(final long t0, final long end)
         {
-            for (; !stopping; i++)
+            this.t0 = t0;
+            this.end = end;
+            this.nanosPerRequest = 1e9 / config.rateIops();
+            this.nextDue = t0;
+            this.wakeup = new Wakeup(() -> stopping || !freeSlots.isEmpty() && System.nanoTime() - nextDue >= 0);
+        }
+
+        @Override
+        public String roleName()
+        {
+            return "bench-scheduler";
+        }
+
+        @Override
+        public int doWork()
+        {
+            int issued = 0;
+            while (issued < MAX_ISSUES_PER_CYCLE)
             {
-                final long intended = t0 + (long)(i * (1e9 / rate));
-                if (intended >= end)
-                {
-                    break;
-                }
-                long left;
-                while ((left = intended - System.nanoTime()) > 0)
-                {
-                    LockSupport.parkNanos(left);
-                    if (stopping)
-                    {
-                        return;
-                    }
-                }
-                final Slot slot = freeSlots.take();
                 if (stopping)
                 {
-                    return;
+                    throw new AgentTerminationException("the run is stopping");
+                }
+                nextDue = t0 + (long)(next * nanosPerRequest);
+                if (nextDue - end >= 0)
+                {
+                    throw new AgentTerminationException("every request due before the end was issued");
+                }
+                final long left = nextDue - System.nanoTime();
+                if (left > 0)
+                {
+                    wakeup.limitNextPark(left);
+                    break;
+                }
+                final Slot slot = freeSlots.poll();
+                if (slot == null)
+                {
+                    break;  // every slot is busy: the next completion wakes us
                 }
                 inFlight.incrementAndGet();
-                slot.issue(intended);
+                slot.issue(nextDue);
+                next++;
+                issued++;
             }
+            return issued;
         }
-        catch (final InterruptedException e)
-        {
-            // stopping: the reporting thread interrupts a scheduler blocked on a full queue
-        }
-        finally
+
+        @Override
+        public void onClose()
         {
             if (abandoned)
             {
-                // indices j >= i that were due before the end: t0 + j / rate < end
-                final long due = (long)Math.ceil((end - t0) * (rate / 1e9));
-                unissued = Math.max(0, due - i);
+                // indices j >= next that were due before the end: t0 + j / rate < end
+                final long due = (long)Math.ceil((end - t0) / nanosPerRequest);
+                unissued = Math.max(0, due - next);
             }
+        }
+    }
+
+    /** Closed loop: issues each slot's first request, then ends. Agent thread "bench-start". */
+    private static final class ClosedLoopStart implements Agent
+    {
+        private final Slot[] slots;
+
+        ClosedLoopStart(final Slot[] slots)
+        {
+            this.slots = slots;
+        }
+
+        @Override
+        public String roleName()
+        {
+            return "bench-start";
+        }
+
+        @Override
+        public int doWork()
+        {
+            for (final Slot s : slots)
+            {
+                s.reissue();
+            }
+            throw new AgentTerminationException("the first request of every slot was issued");
         }
     }
 
@@ -488,6 +553,7 @@ public final class BenchRunner
             {
                 freeSlots.offer(this);
                 inFlight.decrementAndGet();
+                schedulerWakeup.wake();
             }
             else if (error != null || stopping)
             {

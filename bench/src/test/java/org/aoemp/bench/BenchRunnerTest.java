@@ -127,4 +127,42 @@ class BenchRunnerTest
             completions.shutdownNow();
         }
     }
+
+    /** A device whose read throws on the scheduler's thread: the run fails with a message and ends, no thread dies silently. */
+    @Test
+    void openLoopSchedulerThatThrowsFailsTheRunAndEnds() throws Exception
+    {
+        try (MemoryBlockDevice disk = new MemoryBlockDevice("mem", 4 << 20))
+        {
+            final org.aoemp.block.BlockDevice throwing = new org.aoemp.block.BlockDevice()
+            {
+                @Override public long size() { return disk.size(); }
+                @Override public int blockSize() { return disk.blockSize(); }
+                @Override public int preferredIoSize() { return disk.preferredIoSize(); }
+                @Override public boolean isReadOnly() { return false; }
+                @Override public String name() { return "throwing"; }
+                @Override public void read(final long offset, final ByteBuffer dst, final org.aoemp.block.IoCallback cb)
+                {
+                    throw new IllegalStateException("device broke");
+                }
+                @Override public void write(final long offset, final ByteBuffer src, final org.aoemp.block.IoCallback cb)
+                {
+                    disk.write(offset, src, cb);
+                }
+                @Override public void writeZeroes(final long offset, final long length, final org.aoemp.block.IoCallback cb)
+                {
+                    disk.writeZeroes(offset, length, cb);
+                }
+                @Override public void flush(final org.aoemp.block.IoCallback cb) { disk.flush(cb); }
+                @Override public void close() { }
+            };
+            final BenchResult r = new BenchRunner(throwing, config(BenchConfig.Mode.RANDREAD, 4, 2000, false))
+                .drainTimeout(java.util.concurrent.TimeUnit.SECONDS.toNanos(5)).run();
+            assertFalse(r.ok(), "a device that throws fails the run");
+            assertTrue(r.errors() >= 1);
+            assertTrue(r.firstError().contains("open-loop scheduler failed") && r.firstError().contains("device broke"), r.firstError());
+            assertFalse(Thread.getAllStackTraces().keySet().stream().anyMatch(t -> t.getName().equals("bench-scheduler") && t.isAlive()),
+                "the scheduler agent ended");
+        }
+    }
 }

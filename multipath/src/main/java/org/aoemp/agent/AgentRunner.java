@@ -129,7 +129,7 @@ public final class AgentRunner implements AutoCloseable
             }
             catch (final AgentTerminationException done)
             {
-                LOG.info("{} stopped: {}", agent.roleName(), done.getMessage());
+                LOG.debug("{} stopped: {}", agent.roleName(), done.getMessage());
                 break;
             }
             catch (final Throwable t)
