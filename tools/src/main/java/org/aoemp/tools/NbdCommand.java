@@ -165,7 +165,7 @@ final class NbdCommand implements Callable<Integer>
         final String command = "aoe " + String.join(" ", spec.commandLine().getParseResult().originalArgs());
         try
         {
-            final StatsPublisher p = StatsPublisher.start(RunDir.forPublishing(System.getenv()), command, () ->
+            final StatsPublisher p = StatsPublisher.startInRunDir(command, () ->
             {
                 final List<DeviceStats> stats = new ArrayList<>(devices.size());
                 devices.forEach(d -> stats.add(d.stats()));

@@ -165,6 +165,21 @@ class ServeServiceTest
         return t;
     }
 
+    /** The devices the running process {@code pid} publishes for {@code aoe stat -v}, by name. */
+    private static List<String> liveDevices(final Path runDir, final long pid)
+    {
+        final List<String> names = new ArrayList<>();
+        for (final LiveSessions.Session s : LiveSessions.read(List.of(runDir), Duration.ofSeconds(10)))
+        {
+            if (s.pid() == pid)
+            {
+                assertTrue(s.command().startsWith("aoe serve --config "), s.command());
+                s.devices().forEach(d -> names.add(String.valueOf(d.get("device"))));
+            }
+        }
+        return names;
+    }
+
     @Test
     void twoHostsServeRoundTripAndReloadAddsRemovesAndRefusesABadFile() throws Exception
     {
@@ -180,9 +195,12 @@ class ServeServiceTest
         final String base = "nbd://127.0.0.1:" + port;
         final Path conf = dir.resolve("initiator-host.conf");
         Files.writeString(conf, nbd(port) + export("e7.3", rig.initiatorIf(0)));
-        final ServeProcess initiator = serve("initiator-host", List.of(), Map.of(), conf);
+        final Path runDir = Files.createDirectories(dir.resolve("run"));
+        final ServeProcess initiator = serve("initiator-host", List.of(), Map.of(RunDir.ENV, runDir.toString()), conf);
         initiator.awaitLog("ready: serving 1 export (e7.3)");
         assertTrue(initiator.log().contains("serve starting: pid " + initiator.pid() + ", config " + conf), initiator.log());
+        assertTrue(initiator.log().contains("live counters on " + RunDir.socketOf(runDir, initiator.pid())), initiator.log());
+        assertEquals(List.of("e7.3"), liveDevices(runDir, initiator.pid()), "aoe stat -v sees the export");
         assertTrue(initiator.log().contains("export e7.3 started: 67108864 bytes over 1 path(s) on " + rig.initiatorIf(0)),
             initiator.log());
 
@@ -206,6 +224,7 @@ class ServeServiceTest
         Files.writeString(conf, export("e7.4", rig.initiatorIf(0)), java.nio.file.StandardOpenOption.APPEND);
         initiator.signal("HUP");
         initiator.awaitLog("reloaded " + conf + ": +export e7.4; 1 unchanged");
+        assertEquals(List.of("e7.3", "e7.4"), liveDevices(runDir, initiator.pid()), "the export a reload added is published");
         String list = ServeProcess.run("nbdinfo", "--list", base);
         assertTrue(list.contains("export=\"e7.3\"") && list.contains("export=\"e7.4\""), list);
         assertTrue(list.contains("33554432"), list);
@@ -220,6 +239,7 @@ class ServeServiceTest
         initiator.awaitLog("reloaded " + conf + ": -export e7.3; 1 unchanged");
         assertTrue(initiator.log().contains("export e7.3 stopped (flushed)") || initiator.log().contains("export e7.3 stopped (nothing"),
             initiator.log());
+        assertEquals(List.of("e7.4"), liveDevices(runDir, initiator.pid()), "the export a reload removed is not");
         onKept.say("go");
         onKept.awaitLog("still-working");
         assertEquals(0, onKept.awaitExit(EXIT), "the client on e7.4 kept working:\n" + onKept.log());
@@ -238,6 +258,7 @@ class ServeServiceTest
         initiator.signal("TERM");
         assertEquals(0, initiator.awaitExit(EXIT), initiator.log());
         assertTrue(initiator.log().contains("SIGTERM: stopping") && initiator.log().contains("serve stopped cleanly"), initiator.log());
+        assertFalse(Files.exists(RunDir.socketOf(runDir, initiator.pid())), "the live-counters socket is removed at the stop");
         targets.signal("TERM");
         assertEquals(0, targets.awaitExit(EXIT), targets.log());
         assertTrue(targets.log().contains("target e7.4 stopped") && targets.log().contains("target e7.3 stopped"), targets.log());
