@@ -264,6 +264,43 @@ class ServeServiceTest
         assertTrue(targets.log().contains("target e7.4 stopped") && targets.log().contains("target e7.3 stopped"), targets.log());
     }
 
+    /** aoe nbd stops as aoe serve does: SIGTERM during writes finishes them, FLUSHes, exits 0. */
+    @Test
+    void aoeNbdOnSigtermDuringWritesFinishesThemFlushesAndExitsZero() throws Exception
+    {
+        requireClients();
+        rig = VethRig.create(1);
+        final Path e73 = disk("e7.3.img", 64L << 20);
+        final Path targetConf = dir.resolve("target-host.conf");
+        Files.writeString(targetConf, target(7, 3, e73, rig.targetIf(0)));
+        final ServeProcess targets = targetHost(targetConf);
+        final int port = freePort();
+        final ServeProcess nbd = ServeProcess.aoe("aoe-nbd", List.of(), Map.of(), dir.resolve("aoe-nbd.log"), "nbd", "e7.3", "-i",
+            rig.initiatorIf(0), "--listen", "127.0.0.1:" + port, "-t", "10s");
+        processes.add(nbd);
+        nbd.awaitLog("ready: serving e7.3");
+        assertTrue(nbd.log().contains(" nbd starting: pid " + nbd.pid() + ", targets e7.3 on " + rig.initiatorIf(0)), nbd.log());
+
+        final ServeProcess writer = helper("writer", "nbdsh", "-u", "nbd://127.0.0.1:" + port + "/e7.3", "-c", WRITER);
+        writer.awaitLog("writing");
+        nbd.signal("TERM");
+        assertEquals(0, nbd.awaitExit(EXIT), nbd.log());
+        assertTrue(nbd.log().contains("SIGTERM: stopping (finishing requests in flight, then FLUSH; stop timeout 30 s)"), nbd.log());
+        assertTrue(nbd.log().contains("e7.3: final FLUSH done"), nbd.log());
+        assertTrue(nbd.log().contains("nbd stopped cleanly"), nbd.log());
+        assertEquals(0, writer.awaitExit(EXIT));
+        assertTrue(writer.log().contains("stopped after"), writer.log());
+
+        targets.signal("TERM");
+        assertEquals(0, targets.awaitExit(EXIT), targets.log());
+        final Matcher m = Pattern.compile("target e7.3 stopped: \\d+ ATA commands, \\d+ sectors read, (\\d+) written, (\\d+) flushes")
+            .matcher(targets.log());
+        assertTrue(m.find(), targets.log());
+        assertTrue(Long.parseLong(m.group(1)) >= 32 * 128, "the writes reached the target: " + m.group());
+        // The writer never sends FLUSH: the flush the target counted is aoe nbd's final one.
+        assertEquals(1, Long.parseLong(m.group(2)), m.group());
+    }
+
     @Test
     void sigtermDuringWritesFinishesThemFlushesAndExitsZero() throws Exception
     {
