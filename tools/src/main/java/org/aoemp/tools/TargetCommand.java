@@ -121,7 +121,7 @@ final class TargetCommand implements Callable<Integer>
             {
                 throw new IllegalArgumentException(isInterface.test(rest.get(0)) && !Files.exists(file)
                     ? "FILE is missing: vblade's order is SHELF SLOT NETIF FILE"
-                    : "no interface: give -i IF (repeat for several), or vblade's order SHELF SLOT NETIF FILE");
+                    : "no interface: give -i IF / --interface IF (repeat for several), or vblade's order SHELF SLOT NETIF FILE");
             }
         }
         return new Placement(file, List.copyOf(ifs));
