@@ -89,10 +89,10 @@ final class CompletionProcessor
         final long now = s.replyNanos;
         if (!p.state().carriesTraffic())
         {
-            p.revive();
+            p.revive(r.op == IoRequest.PROBE ? PathEventLog.Reason.PROBE_ANSWERED : PathEventLog.Reason.REPLY_AFTER_DOWN);
         }
         p.onReply(now - s.sentNanos, r.hasData() ? s.sectors * SECTOR : 0, now);
-        timer.onProgress(now);
+        timer.onProgress(now, p);
 
         if (r.op == IoRequest.PROBE || r.completed)
         {

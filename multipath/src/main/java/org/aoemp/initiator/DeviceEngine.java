@@ -7,6 +7,7 @@ import org.aoemp.agent.Agent;
 import org.aoemp.agent.ErrorHandler;
 import org.aoemp.agent.Wakeup;
 import org.aoemp.block.IoError;
+import org.aoemp.protocol.MacAddress;
 import org.jctools.queues.atomic.MpscAtomicArrayQueue;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -127,12 +128,17 @@ final class DeviceEngine implements Agent, ErrorHandler
             final Path existing = paths.find(port, remoteMac);
             if (existing != null)
             {
-                existing.updateTarget(bufferCount, targetSectors);
+                if (existing.bufferCount() != Math.max(1, bufferCount) || existing.targetSectors() != targetSectors)
+                {
+                    existing.updateTarget(bufferCount, targetSectors);
+                    LOG.info("{}: path {} -> {} changed: buffers {}, {} sectors per frame", address, port.name(),
+                        new MacAddress(remoteMac), existing.bufferCount(), existing.maxSectors());
+                }
                 return;
             }
             final RttEstimator rtt = new RttEstimator(options.initialRto().toNanos(), options.rtoFloor().toNanos(),
                 options.rtoCeiling().toNanos());
-            final Path path = new Path(paths.size(), port, remoteMac, bufferCount, targetSectors, rtt);
+            final Path path = new Path(address.toString(), paths.size(), port, remoteMac, bufferCount, targetSectors, rtt);
             final SendQueue queue = new SendQueue(path, sendQueueFrames(bufferCount), Math.max(MIN_FRAME_BUFFER, port.mtu() + 14),
                 wakeup::wake);
             path.sendQueue(queue);
@@ -145,6 +151,8 @@ final class DeviceEngine implements Agent, ErrorHandler
                 return;  // the initiator is closing its ports
             }
             paths.add(path);
+            LOG.info("{}: path {} -> {} found: buffers {}, {} sectors per frame (MTU {})", address, port.name(),
+                new MacAddress(remoteMac), path.bufferCount(), path.maxSectors(), port.mtu());
         });
     }
 
@@ -157,6 +165,12 @@ final class DeviceEngine implements Agent, ErrorHandler
             frames <<= 1;
         }
         return frames;
+    }
+
+    /** The retransmit timer (tests: shorter retransmit-storm intervals). */
+    RetransmitTimer timer()
+    {
+        return timer;
     }
 
     /** The wake-up the engine's idle strategy parks with. */
@@ -238,8 +252,14 @@ final class DeviceEngine implements Agent, ErrorHandler
             work += prober.probe(now);
             if (timer.checkDeadAfter(now, queued))
             {
+                LOG.error("{}: DEAD: no path answered for {} while requests waited (dead-after); paths: {}; requests fail with EIO "
+                    + "until a path answers again", address, PathEventLog.seconds(options.deadAfter().toNanos()), describePaths());
                 failer.failOnDeadAfter(timer.deadError());
                 work++;
+            }
+            for (final Path p : paths.all())
+            {
+                p.flushLog(now);
             }
         }
         work += issuer.issue(now);
@@ -264,6 +284,17 @@ final class DeviceEngine implements Agent, ErrorHandler
             n++;
         }
         return n;
+    }
+
+    /** Every path and its state, for a log line. */
+    private String describePaths()
+    {
+        final StringBuilder b = new StringBuilder();
+        for (final Path p : paths.all())
+        {
+            b.append(b.isEmpty() ? "" : ", ").append(p.label()).append(' ').append(p.state());
+        }
+        return b.isEmpty() ? "none" : b.toString();
     }
 
     /** Sends (or hands to the senders) what this round queued: one flush per path, not per frame. */

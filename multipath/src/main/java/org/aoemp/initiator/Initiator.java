@@ -38,6 +38,7 @@ public final class Initiator implements AutoCloseable
 {
     /** Bit 30 of a userland tag: set on control exchanges, clear on device commands (see {@link Slot}). */
     static final int EXCHANGE_TAG_BIT = 0x4000_0000;
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Initiator.class);
 
     private final List<Port> ports;
     private final TargetDirectory directory = new TargetDirectory();
@@ -209,6 +210,8 @@ public final class Initiator implements AutoCloseable
             device.close();
             throw e;
         }
+        LOG.info("{} opened: {} bytes, {}, {} sectors per command, over {}", address, device.size(), device.isLba48() ? "LBA48" : "LBA28",
+            device.sectorsPerCommand(), device.pathStats().size() == 1 ? "1 path" : device.pathStats().size() + " paths");
         return device;
     }
 

@@ -50,9 +50,20 @@ public final class Path
     private volatile long timeouts;
     private volatile long maxSectorsSent;
     private volatile long stateChanges;
+    /** Retransmits as of the last retransmit-storm check (engine thread). */
+    private long retransmitsMark;
+    private final PathEventLog log;
 
     Path(final int index, final Port port, final long remoteMac, final int bufferCount, final int targetSectors, final RttEstimator rtt)
     {
+        this("?", index, port, remoteMac, bufferCount, targetSectors, rtt);
+    }
+
+    /** @param device the device's name, for the log lines of this path's state changes */
+    Path(final String device, final int index, final Port port, final long remoteMac, final int bufferCount, final int targetSectors,
+        final RttEstimator rtt)
+    {
+        this.log = new PathEventLog(device, port, remoteMac);
         this.index = index;
         this.port = port;
         this.remoteMac = remoteMac;
@@ -131,7 +142,7 @@ public final class Path
         }
         if (state != PathState.UP)
         {
-            state(PathState.UP);
+            state(PathState.UP, PathEventLog.Reason.REPLY, nowNanos);
             return true;
         }
         return false;
@@ -149,19 +160,25 @@ public final class Path
         rtt.backoff();
         if (state == PathState.UP)
         {
-            state(PathState.SUSPECT);
+            state(PathState.SUSPECT, PathEventLog.Reason.TIMEOUT, nowNanos);
         }
         if (state.carriesTraffic() && consecutiveTimeouts >= downAfterTimeouts)
         {
-            markDown(nowNanos, firstProbeNanos);
+            markDown(nowNanos, firstProbeNanos, PathEventLog.Reason.TIMEOUTS);
             return true;
         }
         return false;
     }
 
+    /** The link went down. */
     void markDown(final long nowNanos, final long firstProbeNanos)
     {
-        state(PathState.DOWN);
+        markDown(nowNanos, firstProbeNanos, PathEventLog.Reason.LINK_DOWN);
+    }
+
+    void markDown(final long nowNanos, final long firstProbeNanos, final PathEventLog.Reason reason)
+    {
+        state(PathState.DOWN, reason, nowNanos);
         probeIntervalNanos = firstProbeNanos;
         nextProbeNanos = nowNanos + firstProbeNanos;
     }
@@ -174,7 +191,7 @@ public final class Path
 
     void onProbeSent(final long nowNanos, final long maxProbeIntervalNanos)
     {
-        state(PathState.PROBING);
+        state(PathState.PROBING, PathEventLog.Reason.PROBE_SENT, nowNanos);
         probeIntervalNanos = Math.min(maxProbeIntervalNanos, probeIntervalNanos * 2);
         nextProbeNanos = nowNanos + probeIntervalNanos;
     }
@@ -184,26 +201,55 @@ public final class Path
     {
         if (state == PathState.PROBING)
         {
-            state(PathState.DOWN);
+            state(PathState.DOWN, PathEventLog.Reason.PROBE_LOST, System.nanoTime());
         }
     }
 
     /** A path that comes back starts afresh: new RTT estimate, slow start. */
     void revive()
     {
+        revive(PathEventLog.Reason.PROBE_ANSWERED);
+    }
+
+    /** As {@link #revive()}, saying why (a probe's reply, or a late reply to a command sent before it went down). */
+    void revive(final PathEventLog.Reason reason)
+    {
         rtt.reset();
         resetWindow();
         consecutiveTimeouts = 0;
-        state(PathState.UP);
+        state(PathState.UP, reason, System.nanoTime());
     }
 
-    private void state(final PathState s)
+    private void state(final PathState s, final PathEventLog.Reason reason, final long nowNanos)
     {
-        if (state != s)
+        final PathState from = state;
+        if (from != s)
         {
             state = s;
             stateChanges = stateChanges + 1;
+            log.changed(from, s, reason, consecutiveTimeouts, nowNanos);
         }
+    }
+
+    /** {@code eth1 -> 02:00:00:00:00:02}: this path in log lines. */
+    String label()
+    {
+        return log.label();
+    }
+
+    /** Every timer tick: logs state changes the rate limit held back, when their time has come. */
+    void flushLog(final long nowNanos)
+    {
+        log.flushHeld(state, nowNanos);
+    }
+
+    /** Retransmits since the last call (the retransmit-storm check, once per interval). */
+    long takeRetransmits()
+    {
+        final long now = retransmits;
+        final long since = now - retransmitsMark;
+        retransmitsMark = now;
+        return since;
     }
 
     /**
@@ -270,6 +316,12 @@ public final class Path
     public int bufferCount()
     {
         return bufferCount;
+    }
+
+    /** Sectors per command the target advertised (0: it did not say, 2 is used). */
+    int targetSectors()
+    {
+        return targetSectors;
     }
 
     public RttEstimator rtt()

@@ -4,6 +4,8 @@ import java.util.ArrayDeque;
 import java.util.concurrent.TimeUnit;
 
 import org.aoemp.block.IoError;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The device's clock work, once per {@value #TICK_MILLIS} ms tick: commands past their deadline
@@ -24,6 +26,10 @@ final class RetransmitTimer
     static final long LINK_CHECK_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
     /** The first probe of a path that went DOWN, after this long. */
     static final long FIRST_PROBE_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
+    /** A retransmit storm: more than {@link #STORM_RETRANSMITS} retransmits within this interval; one warning per interval. */
+    static final long STORM_INTERVAL_NANOS = TimeUnit.SECONDS.toNanos(10);
+    static final long STORM_RETRANSMITS = 100;
+    private static final Logger LOG = LoggerFactory.getLogger(RetransmitTimer.class);
 
     private final TargetAddress address;
     private final DeviceOptions options;
@@ -38,6 +44,10 @@ final class RetransmitTimer
     /** The last scan found commands of requests (not probes) in flight. */
     private boolean commandsInFlight;
     private volatile boolean dead;
+    private long deadSinceNanos;
+    private long stormIntervalNanos = STORM_INTERVAL_NANOS;
+    private long stormThreshold = STORM_RETRANSMITS;
+    private long nextStormCheckNanos;
 
     RetransmitTimer(final TargetAddress address, final DeviceOptions options, final SlotTable slots, final PathList paths,
         final ArrayDeque<Slot> retry, final WriteFences fences)
@@ -54,6 +64,7 @@ final class RetransmitTimer
     void start(final long now)
     {
         lastProgressNanos = now;
+        nextStormCheckNanos = now + stormIntervalNanos;
     }
 
     /** True once per tick; the caller then runs {@link #scan} (and the prober, and {@link #checkDeadAfter}). */
@@ -80,10 +91,15 @@ final class RetransmitTimer
     }
 
     /** A path answered: the device is alive. */
-    void onProgress(final long now)
+    void onProgress(final long now, final Path via)
     {
         lastProgressNanos = now;
-        dead = false;
+        if (dead)
+        {
+            dead = false;
+            LOG.info("{}: recovered: {} answered after {} dead; requests are served again", address, via.label(),
+                PathEventLog.seconds(now - deadSinceNanos));
+        }
     }
 
     /** No path answered for dead-after while commands waited (until one answers again). Any thread. */
@@ -98,10 +114,51 @@ final class RetransmitTimer
             + " s (dead-after); every path is down");
     }
 
+    /**
+     * Retransmit-storm warnings: one line per {@code intervalNanos} at most, when more than
+     * {@code threshold} commands were sent again in that interval (tests shorten both).
+     */
+    void stormWarning(final long intervalNanos, final long threshold)
+    {
+        this.stormIntervalNanos = intervalNanos;
+        this.stormThreshold = threshold;
+        this.nextStormCheckNanos = System.nanoTime() + intervalNanos;
+    }
+
+    /** Once per storm interval: warns when more than the threshold of commands were retransmitted in it. */
+    private void checkStorm(final long now)
+    {
+        if (now - nextStormCheckNanos < 0)
+        {
+            return;
+        }
+        final long interval = now - nextStormCheckNanos + stormIntervalNanos;
+        nextStormCheckNanos = now + stormIntervalNanos;
+        long total = 0;
+        final Path[] all = paths.all();
+        final long[] counts = new long[all.length];
+        for (int i = 0; i < all.length; i++)
+        {
+            counts[i] = all[i].takeRetransmits();
+            total += counts[i];
+        }
+        if (total > stormThreshold)
+        {
+            final StringBuilder b = new StringBuilder();
+            for (int i = 0; i < all.length; i++)
+            {
+                b.append(i == 0 ? "" : ", ").append(all[i].label()).append(' ').append(all[i].state()).append(' ').append(counts[i]);
+            }
+            LOG.warn("{}: {} retransmits in the last {} (more than {}): {}", address, total, PathEventLog.seconds(interval),
+                stormThreshold, b);
+        }
+    }
+
     /** Checks links, and takes back every command past its deadline; returns how many things it did. */
     int scan(final long now)
     {
         int n = 0;
+        checkStorm(now);
         if (now - nextLinkCheckNanos >= 0)
         {
             nextLinkCheckNanos = now + LINK_CHECK_NANOS;
@@ -150,6 +207,7 @@ final class RetransmitTimer
         if (!options.deadAfter().isZero() && !dead && now - lastProgressNanos > options.deadAfter().toNanos())
         {
             dead = true;
+            deadSinceNanos = now;
             return true;
         }
         return false;
@@ -219,7 +277,7 @@ final class RetransmitTimer
         {
             if (p.state().carriesTraffic() && !p.port().transport().isUp())
             {
-                p.markDown(now, FIRST_PROBE_NANOS);
+                p.markDown(now, FIRST_PROBE_NANOS, PathEventLog.Reason.LINK_DOWN);
                 evacuate(p);
                 n++;
             }

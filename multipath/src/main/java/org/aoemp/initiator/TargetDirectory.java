@@ -111,13 +111,18 @@ public final class TargetDirectory
         void onEndpoint(TargetAddress address, Endpoint endpoint);
     }
 
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(TargetDirectory.class);
     private final Map<TargetAddress, Target> targets = new ConcurrentHashMap<>();
     private final List<Listener> listeners = new CopyOnWriteArrayList<>();
 
     void update(final TargetAddress address, final Endpoint endpoint)
     {
         final Target t = targets.computeIfAbsent(address, Target::new);
-        t.endpoints.put(endpoint.port().name() + "/" + endpoint.mac(), endpoint);
+        if (t.endpoints.put(endpoint.port().name() + "/" + endpoint.mac(), endpoint) == null && LOG.isDebugEnabled())
+        {
+            LOG.debug("discovered {} on {} from {}: buffers {}, {} bytes per frame, config string \"{}\"", address,
+                endpoint.port().name(), endpoint.macString(), endpoint.bufferCount(), endpoint.payloadBytes(), endpoint.configString());
+        }
         synchronized (this)
         {
             notifyAll();

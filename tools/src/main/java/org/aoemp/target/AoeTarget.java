@@ -206,6 +206,10 @@ public final class AoeTarget implements AutoCloseable
         {
             how.add(StandardOpenOption.DSYNC);
         }
+        if (options.direct())
+        {
+            how.add(DirectIo.openOption(file));
+        }
         return FileChannel.open(file, how);
     }
 
@@ -346,7 +350,7 @@ public final class AoeTarget implements AutoCloseable
             b.append(" sectors ").append(options.offsetSectors()).append("..").append(options.offsetSectors() + sizeSectors);
         }
         b.append(", ").append(sizeSectors).append(" sectors (").append(sizeSectors * SECTOR).append(" bytes), ")
-            .append(options.readOnly() ? "read-only" : "read-write").append(options.sync() ? ", DSYNC" : "")
+            .append(options.readOnly() ? "read-only" : "read-write").append(options.sync() ? ", DSYNC" : "").append(options.direct() ? ", O_DIRECT" : "")
             .append(", ").append(options.bufferCount()).append(" buffers per interface, on");
         for (final FrameTransport t : transports)
         {

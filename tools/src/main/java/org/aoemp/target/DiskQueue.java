@@ -103,6 +103,12 @@ final class DiskQueue
         }
     }
 
+    /** Bytes in each command's frame buffer: the NIC's MTU plus the Ethernet header. */
+    int frameSize()
+    {
+        return Math.max(nic.mtu() + 14, AoeHeader.MIN_ETHERNET_FRAME);
+    }
+
     /** The idle strategy of a worker of this queue: park at once when idle, woken through {@code wakeup}. */
     static IdleStrategy idleStrategy(final Wakeup wakeup)
     {

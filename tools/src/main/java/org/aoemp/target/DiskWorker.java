@@ -57,6 +57,8 @@ final class DiskWorker implements Agent
     private final long nicMac;
     private final String name;
     private final Wakeup wakeup;
+    /** With O_DIRECT ({@link TargetOptions#direct}): a sector-aligned buffer the file I/O goes through; else null. */
+    private final ByteBuffer bounce;
 
     /** This worker's role: set by itself, and by the thread that chooses it before {@link #wakeAs} wakes it. */
     volatile int role = WORKING;
@@ -83,6 +85,8 @@ final class DiskWorker implements Agent
         this.nicMac = queue.nic.mac();
         this.name = "aoe-target-io-" + queue.nic.name() + "-" + index;
         this.wakeup = new Wakeup(this::shouldNotPark);
+        // O_DIRECT: the frame's data (at byte 36) is not aligned, so data moves through an aligned buffer
+        this.bounce = options.direct() ? ByteBuffer.allocateDirect(queue.frameSize() + 2 * SECTOR).alignedSlice(SECTOR) : null;
     }
 
     @Override
@@ -183,12 +187,18 @@ final class DiskWorker implements Agent
             case TargetResponder.OP_READ ->
             {
                 data.limit(AtaHeader.DATA_OFFSET + bytes).position(AtaHeader.DATA_OFFSET);
-                while (data.hasRemaining())
+                final ByteBuffer into = bounce == null ? data : bounce.clear().limit(bytes);
+                final int base = into.position();
+                while (into.hasRemaining())
                 {
-                    if (channel.read(data, position + data.position() - AtaHeader.DATA_OFFSET) < 0)
+                    if (channel.read(into, position + into.position() - base) < 0)
                     {
                         throw new EOFException("the file ended before sector " + (c.lba + count));
                     }
+                }
+                if (bounce != null)
+                {
+                    data.put(bounce.flip());
                 }
                 length += bytes;
                 counters.sectorsRead.add(count);
@@ -196,9 +206,11 @@ final class DiskWorker implements Agent
             case TargetResponder.OP_WRITE ->
             {
                 data.limit(AtaHeader.DATA_OFFSET + bytes).position(AtaHeader.DATA_OFFSET);
-                while (data.hasRemaining())
+                final ByteBuffer from = bounce == null ? data : bounce.clear().put(data).flip();
+                final int base = from.position();
+                while (from.hasRemaining())
                 {
-                    channel.write(data, position + data.position() - AtaHeader.DATA_OFFSET);
+                    channel.write(from, position + from.position() - base);
                 }
                 counters.sectorsWritten.add(count);
             }

@@ -30,6 +30,9 @@ import org.aoemp.protocol.MacMaskHeader;
  *                      before it is acknowledged
  * @param configString  the initial config string (ISO-8859-1, at most 1024 bytes); initiators may
  *                      change it with Query Config set / force set
+ * @param direct        [-d] open the file with O_DIRECT ({@code ExtendedOpenOption.DIRECT}), which
+ *                      the JDK allows only in units of the file system's block size: see
+ *                      {@link DirectIo}
  */
 public record TargetOptions(
     int shelf,
@@ -41,7 +44,8 @@ public record TargetOptions(
     long offsetSectors,
     long lengthSectors,
     boolean sync,
-    String configString)
+    String configString,
+    boolean direct)
 {
     /** vblade's default buffer count. */
     public static final int DEFAULT_BUFFER_COUNT = 16;
@@ -83,6 +87,13 @@ public record TargetOptions(
         }
     }
 
+    /** Without O_DIRECT (vblade's default). */
+    public TargetOptions(final int shelf, final int slot, final Path file, final boolean readOnly, final int bufferCount,
+        final List<MacAddress> allowedMacs, final long offsetSectors, final long lengthSectors, final boolean sync, final String configString)
+    {
+        this(shelf, slot, file, readOnly, bufferCount, allowedMacs, offsetSectors, lengthSectors, sync, configString, false);
+    }
+
     /** Read-write, 16 buffers, no masks, the whole file, no DSYNC, empty config string: vblade's defaults. */
     public static TargetOptions of(final int shelf, final int slot, final Path file)
     {
@@ -91,33 +102,33 @@ public record TargetOptions(
 
     public TargetOptions withReadOnly(final boolean ro)
     {
-        return new TargetOptions(shelf, slot, file, ro, bufferCount, allowedMacs, offsetSectors, lengthSectors, sync, configString);
+        return new TargetOptions(shelf, slot, file, ro, bufferCount, allowedMacs, offsetSectors, lengthSectors, sync, configString, direct);
     }
 
     public TargetOptions withBufferCount(final int n)
     {
-        return new TargetOptions(shelf, slot, file, readOnly, n, allowedMacs, offsetSectors, lengthSectors, sync, configString);
+        return new TargetOptions(shelf, slot, file, readOnly, n, allowedMacs, offsetSectors, lengthSectors, sync, configString, direct);
     }
 
     public TargetOptions withAllowedMacs(final List<MacAddress> macs)
     {
-        return new TargetOptions(shelf, slot, file, readOnly, bufferCount, macs, offsetSectors, lengthSectors, sync, configString);
+        return new TargetOptions(shelf, slot, file, readOnly, bufferCount, macs, offsetSectors, lengthSectors, sync, configString, direct);
     }
 
     /** Exports {@code length} sectors (-1: to the end) starting {@code offset} sectors into the file. */
     public TargetOptions withWindow(final long offset, final long length)
     {
-        return new TargetOptions(shelf, slot, file, readOnly, bufferCount, allowedMacs, offset, length, sync, configString);
+        return new TargetOptions(shelf, slot, file, readOnly, bufferCount, allowedMacs, offset, length, sync, configString, direct);
     }
 
     public TargetOptions withSync(final boolean s)
     {
-        return new TargetOptions(shelf, slot, file, readOnly, bufferCount, allowedMacs, offsetSectors, lengthSectors, s, configString);
+        return new TargetOptions(shelf, slot, file, readOnly, bufferCount, allowedMacs, offsetSectors, lengthSectors, s, configString, direct);
     }
 
     public TargetOptions withConfigString(final String s)
     {
-        return new TargetOptions(shelf, slot, file, readOnly, bufferCount, allowedMacs, offsetSectors, lengthSectors, sync, s);
+        return new TargetOptions(shelf, slot, file, readOnly, bufferCount, allowedMacs, offsetSectors, lengthSectors, sync, s, direct);
     }
 
     /** {@code e<shelf>.<slot>}. */

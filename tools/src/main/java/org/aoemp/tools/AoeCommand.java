@@ -8,7 +8,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** The {@code aoe} command: AoE initiator, target and tools. */
-@Command(name = "aoe", mixinStandardHelpOptions = true, version = "aoe 0.1.0",
+@Command(name = "aoe", mixinStandardHelpOptions = true, versionProvider = AoeCommand.Version.class,
     description = "Userspace ATA-over-Ethernet initiator with multipath, NBD bridge, target and tools.",
     subcommands = {
         DiscoverCommand.class,
@@ -37,6 +37,50 @@ public final class AoeCommand implements Runnable
     public void run()
     {
         spec.commandLine().usage(spec.commandLine().getOut());
+    }
+
+    /**
+     * {@code aoe VERSION}, the Maven project version: the jar manifest's Implementation-Version,
+     * else (run from classes, e.g. tests) the filtered resource {@code aoe-version.properties}, else
+     * "unknown".
+     */
+    public static final class Version implements CommandLine.IVersionProvider
+    {
+        static final String RESOURCE = "aoe-version.properties";
+
+        @Override
+        public String[] getVersion()
+        {
+            return new String[] {"aoe " + projectVersion()};
+        }
+
+        /** The project version, e.g. 0.1.0-SNAPSHOT. */
+        public static String projectVersion()
+        {
+            final String manifest = AoeCommand.class.getPackage().getImplementationVersion();
+            if (manifest != null && !manifest.isBlank())
+            {
+                return manifest;
+            }
+            try (java.io.InputStream in = AoeCommand.class.getResourceAsStream(RESOURCE))
+            {
+                if (in != null)
+                {
+                    final java.util.Properties p = new java.util.Properties();
+                    p.load(in);
+                    final String v = p.getProperty("version", "");
+                    if (!v.isBlank() && !v.startsWith("${"))
+                    {
+                        return v.strip();
+                    }
+                }
+            }
+            catch (final java.io.IOException e)
+            {
+                // fall through: the version is unknown
+            }
+            return "(version unknown)";
+        }
     }
 
     public static void main(final String[] args)

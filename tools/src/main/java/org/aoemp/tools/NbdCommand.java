@@ -8,7 +8,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 
 import org.aoemp.block.BlockDevice;
 import org.aoemp.block.MemoryBlockDevice;
@@ -20,6 +19,9 @@ import org.aoemp.initiator.TargetAddress;
 import org.aoemp.initiator.TargetDirectory;
 import org.aoemp.nbd.NbdServer;
 import org.aoemp.tools.serve.FlushTracker;
+import org.aoemp.tools.serve.ShutdownCoordinator;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -37,6 +39,8 @@ import picocli.CommandLine.Model.CommandSpec;
         "Then: nbd-client localhost 10809 /dev/nbd0 (or nbdinfo/nbdcopy/qemu-img with nbd://127.0.0.1:10809)."})
 final class NbdCommand implements Callable<Integer>
 {
+    private static final Logger LOG = LoggerFactory.getLogger(NbdCommand.class);
+
     @Parameters(paramLabel = "eX.Y", arity = "0..*", description = "Targets to export.")
     List<String> targets = new ArrayList<>();
 
@@ -65,6 +69,11 @@ final class NbdCommand implements Callable<Integer>
         description = "Embedded demo: size of a new backing file. Default: ${DEFAULT-VALUE}.")
     long size;
 
+    @Option(names = "--stop-timeout", paramLabel = "DURATION", converter = Units.DurationConverter.class, defaultValue = "30s",
+        description = "Longest clean stop on SIGTERM/SIGINT (finish requests in flight, FLUSH what was written); past it, or on a "
+            + "second signal, exit at once. Default: ${DEFAULT-VALUE}.")
+    Duration stopTimeout;
+
     @Spec
     CommandSpec spec;
 
@@ -73,6 +82,11 @@ final class NbdCommand implements Callable<Integer>
     {
         final PrintWriter out = spec.commandLine().getOut();
         final List<AutoCloseable> resources = new ArrayList<>();
+        final String version = spec.root().version().length > 0 ? spec.root().version()[0] : "aoe";
+        LOG.info("{} nbd starting: pid {}, {}, java {}", version, ProcessHandle.current().pid(), describeOptions(), Runtime.version());
+        // Signals first: a SIGTERM while targets are being opened waits its turn, then stops cleanly.
+        final ShutdownCoordinator signals = new ShutdownCoordinator(stopTimeout);
+        signals.install();
         try
         {
             final Map<String, BlockDevice> exports = new LinkedHashMap<>();
@@ -115,7 +129,8 @@ final class NbdCommand implements Callable<Integer>
             final List<FlushTracker> tracked = new ArrayList<>();
             exports.forEach((name, d) -> served.put(name, d instanceof AoeDevice ? track(d, tracked) : d));
             resources.add(() -> tracked.forEach(FlushTracker::finalFlush));
-            final NbdServer server = NbdServer.start(parseListen(listen), served, exports.keySet().iterator().next(), readOnly);
+            final NbdServer server = NbdServer.builder().listen(parseListen(listen)).exports(served)
+                .defaultExport(exports.keySet().iterator().next()).readOnly(readOnly).closeTimeout(stopTimeout).start();
             resources.add(server);
             publishStats(exports, resources, out);
             for (final Map.Entry<String, BlockDevice> e : exports.entrySet())
@@ -127,21 +142,39 @@ final class NbdCommand implements Callable<Integer>
                 server.address().getAddress().isLoopbackAddress() ? "localhost" : server.address().getHostString(), server.port(),
                 server.uri());
             out.flush();
-            final CountDownLatch stop = new CountDownLatch(1);
-            final Thread hook = Thread.ofPlatform().unstarted(() ->
+            LOG.info("ready: serving {} on nbd://{}:{}", String.join(", ", exports.keySet()),
+                server.address().getAddress().getHostAddress(), server.port());
+            ShutdownCoordinator.Event event;
+            while ((event = signals.next()).kind() == ShutdownCoordinator.Kind.RELOAD)
             {
-                closeAll(resources);
-                stop.countDown();
-            });
-            Runtime.getRuntime().addShutdownHook(hook);
-            stop.await();
+                LOG.info("{}: aoe nbd has no config to reload; ignored (aoe serve reloads)", event.signal());
+            }
+            LOG.info("{}: stopping (finishing requests in flight, then FLUSH; stop timeout {})", event.signal(),
+                text(stopTimeout));
+            // In reverse: the server stops accepting and drains its connections, then every AoE
+            // device written since its last flush is flushed, then the initiator closes.
+            closeAll(resources);
+            signals.stopped();
+            LOG.info("{} nbd stopped cleanly", version);
             return 0;
         }
         catch (final Exception | Error e)
         {
             closeAll(resources);
+            signals.stopped();
             throw e;
         }
+    }
+
+    /** The options this run uses, for the start line of the log. */
+    private String describeOptions()
+    {
+        final String what = backend != null ? "backend " + backend
+            : targets.isEmpty() && net.interfaces.isEmpty() ? "embedded demo on " + disk
+            : "targets " + (targets.isEmpty() ? "(all discovered)" : String.join(", ", targets)) + " on "
+                + (net.interfaces.isEmpty() ? "every interface that is up" : String.join(", ", net.interfaces)) + " (" + net.transport + ")";
+        return what + ", listen " + listen + (readOnly ? ", read-only" : ", read-write") + ", dead-after "
+            + text(deadAfter) + ", stop timeout " + text(stopTimeout);
     }
 
     /**
@@ -165,7 +198,7 @@ final class NbdCommand implements Callable<Integer>
         final String command = "aoe " + String.join(" ", spec.commandLine().getParseResult().originalArgs());
         try
         {
-            final StatsPublisher p = StatsPublisher.start(RunDir.forPublishing(System.getenv()), command, () ->
+            final StatsPublisher p = StatsPublisher.startInRunDir(command, () ->
             {
                 final List<DeviceStats> stats = new ArrayList<>(devices.size());
                 devices.forEach(d -> stats.add(d.stats()));
@@ -178,6 +211,12 @@ final class NbdCommand implements Callable<Integer>
         {
             spec.commandLine().getErr().printf("aoe nbd: not publishing live counters: %s%n", e.getMessage());
         }
+    }
+
+    /** 30 s, 500 ms: durations as an operator writes them. */
+    private static String text(final Duration d)
+    {
+        return d.toMillis() % 1000 == 0 ? d.toSeconds() + " s" : d.toMillis() + " ms";
     }
 
     private static BlockDevice track(final BlockDevice device, final List<FlushTracker> tracked)

@@ -188,10 +188,16 @@ final class StatCommand implements Callable<Integer>
     /** One path's counters as {@code aoe stat -v} prints them, from its JSON object ({@link Survey#pathJson}). */
     static String pathLine(final String indent, final Map<?, ?> p)
     {
-        return String.format(Locale.ROOT, "%s%-12s -> %s  %-7s window %s/%s  srtt %s us  rto %s us  frames %s/%s  "
+        return String.format(Locale.ROOT, "%s%-12s -> %s  %-7s window %s/%s  srtt %s us  rto %s us  frames %s/%s  bytes %s/%s  "
             + "retransmits %s  timeouts %s", indent, p.get("interface"), p.get("mac"), p.get("state"), p.get("window"),
             p.get("bufferCount"), p.get("srttMicros"), p.get("rtoMicros"), p.get("framesSent"), p.get("framesReceived"),
-            p.get("retransmits"), p.get("timeouts"));
+            bytes(p.get("bytesSent")), bytes(p.get("bytesReceived")), p.get("retransmits"), p.get("timeouts"));
+    }
+
+    /** Data bytes in binary units ({@code 4.0 MiB}); {@code ?} when a session of an older aoe did not publish them. */
+    private static String bytes(final Object n)
+    {
+        return n instanceof Number v ? org.aoemp.util.Format.bytes(v.longValue()) : "?";
     }
 
     private static TreeSet<String> interfaces(final TargetDirectory.Target t)

@@ -17,8 +17,12 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
+import org.aoemp.agent.Agent;
+import org.aoemp.agent.AgentRunner;
+import org.aoemp.agent.BackoffIdleStrategy;
 import org.aoemp.initiator.DeviceStats;
 import org.aoemp.initiator.PathStats;
 import org.aoemp.util.JsonText;
@@ -31,16 +35,21 @@ import org.aoemp.util.JsonText;
  *  "devices": [{"device": "e7.3", "sizeBytes": ..., "dead": false, ..., "engineErrors": 0, "lastEngineError": null,
  *  "givenUp": false, "paths": [{"interface": ...}]}]}</pre>
  *
- * <p>Threads: one daemon thread accepts and answers, one connection at a time (a document is a
- * few KiB; a client that does not read cannot block it longer than the socket buffer holds).
- * The snapshot supplier runs on that thread. {@link #close} (also from a shutdown hook) stops it
- * and removes the socket file.
+ * <p>Threads: one agent, {@code aoe-stats} on its {@link AgentRunner}, accepts without blocking
+ * (parking up to {@value #MAX_PARK_MILLIS} ms between looks, so a client waits at most that long)
+ * and answers one connection at a time (a document is a few KiB; a client that does not read
+ * cannot block it longer than the socket buffer holds). The snapshot supplier runs on that
+ * thread. {@link #close} (also from a shutdown hook) stops it and removes the socket file.
+ * {@code aoe nbd} and {@code aoe serve} publish through {@link #startInRunDir}.
  */
-final class StatsPublisher implements AutoCloseable
+public final class StatsPublisher implements AutoCloseable
 {
+    /** The longest an idle publisher parks before it looks for a connection again. */
+    static final long MAX_PARK_MILLIS = 50;
+
     private final Path socket;
     private final ServerSocketChannel server;
-    private final Thread thread;
+    private final AgentRunner runner;
     private final String command;
     private final Instant startedAt = Instant.now().truncatedTo(ChronoUnit.SECONDS);
     private final Supplier<List<DeviceStats>> devices;
@@ -53,7 +62,22 @@ final class StatsPublisher implements AutoCloseable
         this.server = server;
         this.command = command;
         this.devices = devices;
-        this.thread = Thread.ofPlatform().name("aoe-stats").daemon(true).unstarted(this::serve);
+        // a failed answer is the client's business (it went away): nothing to add to the runner's log
+        this.runner = new AgentRunner(new Answerer(), BackoffIdleStrategy.parkAtOnce(MAX_PARK_MILLIS, TimeUnit.MILLISECONDS, null),
+            error -> { });
+    }
+
+    /**
+     * Publishes in the run directory of this environment ({@code $AOE_RUN_DIR}, {@code /run/aoe}, ...):
+     * {@code DIR/PID.sock}.
+     *
+     * @param command  the command line that {@code aoe stat -v} shows for this process
+     * @param devices  a snapshot of the live devices, asked on the publisher's thread per connection
+     * @throws IOException when no run directory is writable or the socket cannot be bound
+     */
+    public static StatsPublisher startInRunDir(final String command, final Supplier<List<DeviceStats>> devices) throws IOException
+    {
+        return start(RunDir.forPublishing(System.getenv()), command, devices);
     }
 
     /** Binds {@code dir/PID.sock} (replacing a stale file of that name) and starts answering. */
@@ -71,12 +95,23 @@ final class StatsPublisher implements AutoCloseable
             server.close();
             throw new IOException("cannot publish stats on " + socket + ": " + e.getMessage(), e);
         }
+        try
+        {
+            server.configureBlocking(false);
+        }
+        catch (final IOException e)
+        {
+            server.close();
+            Files.deleteIfExists(socket);
+            throw e;
+        }
         final StatsPublisher p = new StatsPublisher(socket, server, Objects.requireNonNull(command), Objects.requireNonNull(devices));
-        p.thread.start();
+        p.runner.start();
         return p;
     }
 
-    Path socket()
+    /** The socket file. */
+    public Path socket()
     {
         return socket;
     }
@@ -121,21 +156,50 @@ final class StatsPublisher implements AutoCloseable
         return m;
     }
 
-    private void serve()
+    /** The publisher's duty cycle: answer every connection waiting, then let the runner park. */
+    private final class Answerer implements Agent
     {
-        while (!closed)
+        @Override
+        public String roleName()
         {
-            try (SocketChannel c = server.accept())
+            return "aoe-stats";
+        }
+
+        @Override
+        public int doWork() throws IOException
+        {
+            int answered = 0;
+            SocketChannel c;
+            while (!closed && (c = accept()) != null)
             {
+                answer(c);
+                answered++;
+            }
+            return answered;
+        }
+
+        private SocketChannel accept() throws IOException
+        {
+            try
+            {
+                return server.accept();
+            }
+            catch (final ClosedChannelException e)
+            {
+                return null;  // closing
+            }
+        }
+
+        private void answer(final SocketChannel client)
+        {
+            try (SocketChannel c = client)
+            {
+                c.configureBlocking(true);
                 final ByteBuffer out = ByteBuffer.wrap((JsonText.write(document()) + "\n").getBytes(StandardCharsets.UTF_8));
                 while (out.hasRemaining())
                 {
                     c.write(out);
                 }
-            }
-            catch (final ClosedChannelException e)
-            {
-                return;
             }
             catch (final IOException | RuntimeException e)
             {
@@ -152,6 +216,7 @@ final class StatsPublisher implements AutoCloseable
             return;
         }
         closed = true;
+        runner.close();
         try
         {
             server.close();

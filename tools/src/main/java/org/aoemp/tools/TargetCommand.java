@@ -9,11 +9,15 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.function.Predicate;
 
 import org.aoemp.protocol.MacAddress;
 import org.aoemp.target.AoeTarget;
 import org.aoemp.target.TargetOptions;
+import org.aoemp.transport.NetInterfaces;
 import org.aoemp.transport.Transports;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -27,22 +31,30 @@ import picocli.CommandLine.Model.CommandSpec;
  */
 @Command(name = "target", mixinStandardHelpOptions = true,
     description = {"Serve FILE (a file or block device) as AoE target eSHELF.SLOT on every -i interface until SIGINT/SIGTERM.",
-        "vblade-compatible: same options, same answers; one process serves all interfaces (a multipath target).",
+        "vblade's options and answers; one process serves all interfaces (a multipath target). vblade's own argument order, "
+            + "SHELF SLOT NETIF FILE, works too (the third argument is then an existing interface).",
         "Prints one line saying what it serves once it is ready. Exits 1 when the file or an interface cannot be opened."})
 final class TargetCommand implements Callable<Integer>
 {
+    private static final Logger LOG = LoggerFactory.getLogger(TargetCommand.class);
+
     @Parameters(index = "0", paramLabel = "SHELF", description = "Shelf (major) address, 0..65534.")
     int shelf;
 
     @Parameters(index = "1", paramLabel = "SLOT", description = "Slot (minor) address, 0..254.")
     int slot;
 
-    @Parameters(index = "2", paramLabel = "FILE", description = "The file or block device to export.")
-    Path file;
+    @Parameters(index = "2..3", arity = "1..2", paramLabel = "[NETIF] FILE",
+        description = "The file or block device to export; vblade's order, NETIF FILE, names an interface first.")
+    List<String> rest = new ArrayList<>();
 
-    @Option(names = {"-i", "--interface"}, paramLabel = "IF", required = true,
+    @Option(names = {"-i", "--interface"}, paramLabel = "IF",
         description = "Interface to serve on; repeat for several (one target MAC per interface: paths for a multipath initiator).")
     List<String> interfaces = new ArrayList<>();
+
+    @Option(names = {"-d", "--direct"}, description = "Open FILE with O_DIRECT (vblade -d). The JDK does direct I/O only in units of "
+        + "the file system's block size, so this is refused (with the reason) unless that is 512 bytes.")
+    boolean direct;
 
     @Option(names = {"-r", "--read-only"}, description = "Export read-only: writes are aborted (the initiator gets an I/O error).")
     boolean readOnly;
@@ -79,20 +91,67 @@ final class TargetCommand implements Callable<Integer>
     @Spec
     CommandSpec spec;
 
+    /** FILE and the interfaces, from either order: {@code SHELF SLOT FILE -i IF...} or vblade's {@code SHELF SLOT NETIF FILE}. */
+    record Placement(Path file, List<String> interfaces)
+    {
+    }
+
+    /**
+     * Reads the arguments after SHELF and SLOT: one (FILE, with {@code -i}) or two (vblade's NETIF
+     * FILE, where NETIF must be an existing interface).
+     */
+    static Placement place(final List<String> rest, final List<String> interfaces, final Predicate<String> isInterface)
+    {
+        final List<String> ifs = new ArrayList<>(interfaces);
+        final Path file;
+        if (rest.size() == 2)
+        {
+            if (!isInterface.test(rest.get(0)))
+            {
+                throw new IllegalArgumentException("'" + rest.get(0) + "' is not a network interface: with four arguments the order is "
+                    + "vblade's, SHELF SLOT NETIF FILE" + (Files.exists(Path.of(rest.get(0))) ? " (or give SHELF SLOT FILE -i NETIF)" : ""));
+            }
+            ifs.add(0, rest.get(0));
+            file = Path.of(rest.get(1));
+        }
+        else
+        {
+            file = Path.of(rest.get(0));
+            if (ifs.isEmpty())
+            {
+                throw new IllegalArgumentException(isInterface.test(rest.get(0)) && !Files.exists(file)
+                    ? "FILE is missing: vblade's order is SHELF SLOT NETIF FILE"
+                    : "no interface: give -i IF / --interface IF (repeat for several), or vblade's order SHELF SLOT NETIF FILE");
+            }
+        }
+        return new Placement(file, List.copyOf(ifs));
+    }
+
     @Override
     public Integer call() throws Exception
     {
+        final Placement placed = place(rest, interfaces, NetInterfaces::exists);
+        final Path file = placed.file();
+        final List<String> interfaces = placed.interfaces();
         final List<MacAddress> allowed = new ArrayList<>();
         for (final String m : macs)
         {
             allowed.add(MacAddress.parse(m));
         }
         final TargetOptions options = new TargetOptions(shelf, slot, file, readOnly, bufferCount, allowed, offsetSectors, lengthSectors,
-            sync, configString);
+            sync, configString, direct);
         if (!Files.exists(file))
         {
             throw new IllegalArgumentException(file + ": no such file or block device");
         }
+        if (direct && Files.exists(file))
+        {
+            org.aoemp.target.DirectIo.openOption(file);  // refused here, with the reason, before any socket is opened
+        }
+        final String version = spec.root().version().length > 0 ? spec.root().version()[0] : "aoe";
+        LOG.info("{} target starting: pid {}, {} from {} on {} ({}), {}{}{}, {} buffers, java {}", version, ProcessHandle.current().pid(),
+            options.address(), file, String.join(", ", interfaces), transport, readOnly ? "read-only" : "read-write", sync ? ", sync" : "",
+            direct ? ", O_DIRECT" : "", bufferCount, Runtime.version());
         final AoeTarget target;
         try
         {
@@ -114,6 +173,7 @@ final class TargetCommand implements Callable<Integer>
             target.close();
             out.println("aoe target: stopped " + options.address() + ": " + target.stats());
             out.flush();
+            LOG.info("{} target stopped: {}", version, target.stats());
             stopped.countDown();
         }, "aoe-target-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
@@ -135,6 +195,7 @@ final class TargetCommand implements Callable<Integer>
                 target.close();
                 out.println("aoe target: stopped " + options.address() + ": " + target.stats());
                 out.flush();
+                LOG.info("{} target stopped: {}", version, target.stats());
             }
             catch (final IllegalStateException e)
             {

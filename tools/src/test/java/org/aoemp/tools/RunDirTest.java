@@ -54,10 +54,17 @@ class RunDirTest
             assertEquals(List.of(), s.get(0).devices());
             // Several readers in a row each get a whole document.
             assertEquals(1, LiveSessions.read(List.of(run), Duration.ofSeconds(5)).size());
+            assertTrue(statsThreadAlive(), "it answers on its agent thread aoe-stats");
             p.close();
             assertTrue(Files.notExists(p.socket()), "close removes the socket");
+            assertTrue(!statsThreadAlive(), "close ends the agent (the runner waits for it)");
         }
         assertEquals(List.of(), LiveSessions.read(List.of(run), Duration.ofSeconds(5)));
+    }
+
+    private static boolean statsThreadAlive()
+    {
+        return Thread.getAllStackTraces().keySet().stream().anyMatch(t -> t.getName().equals("aoe-stats") && t.isAlive());
     }
 
     @Test

@@ -165,6 +165,21 @@ class ServeServiceTest
         return t;
     }
 
+    /** The devices the running process {@code pid} publishes for {@code aoe stat -v}, by name. */
+    private static List<String> liveDevices(final Path runDir, final long pid)
+    {
+        final List<String> names = new ArrayList<>();
+        for (final LiveSessions.Session s : LiveSessions.read(List.of(runDir), Duration.ofSeconds(10)))
+        {
+            if (s.pid() == pid)
+            {
+                assertTrue(s.command().startsWith("aoe serve --config "), s.command());
+                s.devices().forEach(d -> names.add(String.valueOf(d.get("device"))));
+            }
+        }
+        return names;
+    }
+
     @Test
     void twoHostsServeRoundTripAndReloadAddsRemovesAndRefusesABadFile() throws Exception
     {
@@ -180,9 +195,12 @@ class ServeServiceTest
         final String base = "nbd://127.0.0.1:" + port;
         final Path conf = dir.resolve("initiator-host.conf");
         Files.writeString(conf, nbd(port) + export("e7.3", rig.initiatorIf(0)));
-        final ServeProcess initiator = serve("initiator-host", List.of(), Map.of(), conf);
+        final Path runDir = Files.createDirectories(dir.resolve("run"));
+        final ServeProcess initiator = serve("initiator-host", List.of(), Map.of(RunDir.ENV, runDir.toString()), conf);
         initiator.awaitLog("ready: serving 1 export (e7.3)");
         assertTrue(initiator.log().contains("serve starting: pid " + initiator.pid() + ", config " + conf), initiator.log());
+        assertTrue(initiator.log().contains("live counters on " + RunDir.socketOf(runDir, initiator.pid())), initiator.log());
+        assertEquals(List.of("e7.3"), liveDevices(runDir, initiator.pid()), "aoe stat -v sees the export");
         assertTrue(initiator.log().contains("export e7.3 started: 67108864 bytes over 1 path(s) on " + rig.initiatorIf(0)),
             initiator.log());
 
@@ -206,6 +224,7 @@ class ServeServiceTest
         Files.writeString(conf, export("e7.4", rig.initiatorIf(0)), java.nio.file.StandardOpenOption.APPEND);
         initiator.signal("HUP");
         initiator.awaitLog("reloaded " + conf + ": +export e7.4; 1 unchanged");
+        assertEquals(List.of("e7.3", "e7.4"), liveDevices(runDir, initiator.pid()), "the export a reload added is published");
         String list = ServeProcess.run("nbdinfo", "--list", base);
         assertTrue(list.contains("export=\"e7.3\"") && list.contains("export=\"e7.4\""), list);
         assertTrue(list.contains("33554432"), list);
@@ -220,6 +239,7 @@ class ServeServiceTest
         initiator.awaitLog("reloaded " + conf + ": -export e7.3; 1 unchanged");
         assertTrue(initiator.log().contains("export e7.3 stopped (flushed)") || initiator.log().contains("export e7.3 stopped (nothing"),
             initiator.log());
+        assertEquals(List.of("e7.4"), liveDevices(runDir, initiator.pid()), "the export a reload removed is not");
         onKept.say("go");
         onKept.awaitLog("still-working");
         assertEquals(0, onKept.awaitExit(EXIT), "the client on e7.4 kept working:\n" + onKept.log());
@@ -238,9 +258,47 @@ class ServeServiceTest
         initiator.signal("TERM");
         assertEquals(0, initiator.awaitExit(EXIT), initiator.log());
         assertTrue(initiator.log().contains("SIGTERM: stopping") && initiator.log().contains("serve stopped cleanly"), initiator.log());
+        assertFalse(Files.exists(RunDir.socketOf(runDir, initiator.pid())), "the live-counters socket is removed at the stop");
         targets.signal("TERM");
         assertEquals(0, targets.awaitExit(EXIT), targets.log());
         assertTrue(targets.log().contains("target e7.4 stopped") && targets.log().contains("target e7.3 stopped"), targets.log());
+    }
+
+    /** aoe nbd stops as aoe serve does: SIGTERM during writes finishes them, FLUSHes, exits 0. */
+    @Test
+    void aoeNbdOnSigtermDuringWritesFinishesThemFlushesAndExitsZero() throws Exception
+    {
+        requireClients();
+        rig = VethRig.create(1);
+        final Path e73 = disk("e7.3.img", 64L << 20);
+        final Path targetConf = dir.resolve("target-host.conf");
+        Files.writeString(targetConf, target(7, 3, e73, rig.targetIf(0)));
+        final ServeProcess targets = targetHost(targetConf);
+        final int port = freePort();
+        final ServeProcess nbd = ServeProcess.aoe("aoe-nbd", List.of(), Map.of(), dir.resolve("aoe-nbd.log"), "nbd", "e7.3", "-i",
+            rig.initiatorIf(0), "--listen", "127.0.0.1:" + port, "-t", "10s");
+        processes.add(nbd);
+        nbd.awaitLog("ready: serving e7.3");
+        assertTrue(nbd.log().contains(" nbd starting: pid " + nbd.pid() + ", targets e7.3 on " + rig.initiatorIf(0)), nbd.log());
+
+        final ServeProcess writer = helper("writer", "nbdsh", "-u", "nbd://127.0.0.1:" + port + "/e7.3", "-c", WRITER);
+        writer.awaitLog("writing");
+        nbd.signal("TERM");
+        assertEquals(0, nbd.awaitExit(EXIT), nbd.log());
+        assertTrue(nbd.log().contains("SIGTERM: stopping (finishing requests in flight, then FLUSH; stop timeout 30 s)"), nbd.log());
+        assertTrue(nbd.log().contains("e7.3: final FLUSH done"), nbd.log());
+        assertTrue(nbd.log().contains("nbd stopped cleanly"), nbd.log());
+        assertEquals(0, writer.awaitExit(EXIT));
+        assertTrue(writer.log().contains("stopped after"), writer.log());
+
+        targets.signal("TERM");
+        assertEquals(0, targets.awaitExit(EXIT), targets.log());
+        final Matcher m = Pattern.compile("target e7.3 stopped: \\d+ ATA commands, \\d+ sectors read, (\\d+) written, (\\d+) flushes")
+            .matcher(targets.log());
+        assertTrue(m.find(), targets.log());
+        assertTrue(Long.parseLong(m.group(1)) >= 32 * 128, "the writes reached the target: " + m.group());
+        // The writer never sends FLUSH: the flush the target counted is aoe nbd's final one.
+        assertEquals(1, Long.parseLong(m.group(2)), m.group());
     }
 
     @Test

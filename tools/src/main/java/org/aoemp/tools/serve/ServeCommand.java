@@ -2,9 +2,13 @@ package org.aoemp.tools.serve;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
+import org.aoemp.initiator.DeviceStats;
+import org.aoemp.tools.StatsPublisher;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
@@ -109,6 +113,7 @@ public final class ServeCommand implements Callable<Integer>
             {
                 LOG.warn("{} has no [[export]] and no [[target]]: serving nothing (add entries and send SIGHUP)", config);
             }
+            final StatsPublisher stats = publishStats(set);
             LOG.info("ready: {}", set.status());
             notifier.ready(set.status());
             ShutdownCoordinator.Event event;
@@ -120,9 +125,38 @@ public final class ServeCommand implements Callable<Integer>
                 ServiceSet.text(first.service().stopTimeout()));
             notifier.stopping("stopping on " + event.signal());
             set.stop(first.service().stopTimeout());
+            if (stats != null)
+            {
+                stats.close();
+            }
             signals.stopped();
             LOG.info("{} serve stopped cleanly", version);
             return 0;
+        }
+    }
+
+    /**
+     * Lets {@code aoe stat -v} show the live counters of the exports (those a reload adds or
+     * removes too). Without a writable run directory the service still runs; it says so.
+     */
+    private StatsPublisher publishStats(final ServiceSet set)
+    {
+        final String command = "aoe " + String.join(" ", spec.commandLine().getParseResult().originalArgs());
+        try
+        {
+            final StatsPublisher p = StatsPublisher.startInRunDir(command, () ->
+            {
+                final List<DeviceStats> stats = new ArrayList<>();
+                set.devices().forEach(d -> stats.add(d.stats()));
+                return stats;
+            });
+            LOG.info("live counters on {} (aoe stat -v shows them)", p.socket());
+            return p;
+        }
+        catch (final java.io.IOException e)
+        {
+            LOG.warn("not publishing live counters: {}", e.getMessage());
+            return null;
         }
     }
 

@@ -65,6 +65,8 @@ final class ServiceSet
     private final int inheritedFd;
     private final Map<String, RunningExport> exports = new LinkedHashMap<>();
     private final Map<String, RunningTarget> targets = new LinkedHashMap<>();
+    /** A copy of the exports' devices, replaced on every change: the stats publisher's thread reads it. */
+    private volatile List<AoeDevice> devices = List.of();
     private ServeConfig config;
     private NbdServer server;
 
@@ -243,12 +245,18 @@ final class ServiceSet
         return server;
     }
 
-    /** Live devices, for the stats publisher. */
+    /** The devices of the exports served now, for the stats publisher. Any thread. */
     List<AoeDevice> devices()
+    {
+        return devices;
+    }
+
+    /** Main thread, after every change of {@link #exports}: the list other threads read. */
+    private void exportsChanged()
     {
         final List<AoeDevice> list = new ArrayList<>();
         exports.values().forEach(e -> list.add(e.device()));
-        return list;
+        devices = List.copyOf(list);
     }
 
     // ---------------------------------------------------------------------------------- parts
@@ -322,6 +330,7 @@ final class ServiceSet
                 .withDeadAfter(spec.deadAfter()).withReadOnly(spec.readOnly()));
             final RunningExport e = new RunningExport(spec, initiator, device, new FlushTracker(device));
             exports.put(spec.name(), e);
+            exportsChanged();
             LOG.info("export {} started: {} bytes over {} path(s) on {}, {}, dead-after {}", spec.name(), device.size(),
                 device.pathStats().size(), String.join(", ", interfaces), spec.readOnly() ? "read-only" : "read-write", text(spec.deadAfter()));
             return e;
@@ -359,6 +368,7 @@ final class ServiceSet
     private void flushAndClose(final RunningExport e, final Duration timeout)
     {
         exports.remove(e.spec().name());
+        exportsChanged();
         String flushed = "nothing to flush";
         try
         {

@@ -18,9 +18,10 @@ import sun.misc.Signal;
  *
  * <p>Handlers replace the JVM's own for these signals (so shutdown hooks do not race the
  * orderly stop). Signal handlers run on threads the JVM starts; they only queue events, except
- * for the immediate exits. Threading: any thread.
+ * for the immediate exits. {@code aoe serve} and {@code aoe nbd} stop through it. Threading: any
+ * thread.
  */
-final class ShutdownCoordinator
+public final class ShutdownCoordinator
 {
     private static final Logger LOG = LoggerFactory.getLogger(ShutdownCoordinator.class);
 
@@ -28,13 +29,13 @@ final class ShutdownCoordinator
     static final int EXIT_DEADLINE = 1;
 
     /** What the main thread is asked to do. */
-    enum Kind
+    public enum Kind
     {
         RELOAD, STOP
     }
 
     /** An event and the signal that caused it. */
-    record Event(Kind kind, String signal)
+    public record Event(Kind kind, String signal)
     {
     }
 
@@ -43,13 +44,13 @@ final class ShutdownCoordinator
     private final Duration stopTimeout;
     private volatile boolean stopped;
 
-    ShutdownCoordinator(final Duration stopTimeout)
+    public ShutdownCoordinator(final Duration stopTimeout)
     {
         this.stopTimeout = stopTimeout;
     }
 
     /** Installs the handlers for HUP, TERM and INT. */
-    void install()
+    public void install()
     {
         Signal.handle(new Signal("HUP"), s -> events.add(new Event(Kind.RELOAD, "SIGHUP")));
         Signal.handle(new Signal("TERM"), this::stopSignal);
@@ -57,13 +58,13 @@ final class ShutdownCoordinator
     }
 
     /** The next event; blocks. */
-    Event next() throws InterruptedException
+    public Event next() throws InterruptedException
     {
         return events.take();
     }
 
     /** The clean stop has finished: the deadline no longer applies. */
-    void stopped()
+    public void stopped()
     {
         stopped = true;
     }
@@ -89,7 +90,7 @@ final class ShutdownCoordinator
             }
             if (!stopped)
             {
-                LOG.error("the clean stop did not finish within {} (stop-timeout): exiting at once", ServiceSet.text(stopTimeout));
+                LOG.error("the clean stop did not finish within {} (stop timeout): exiting at once", ServiceSet.text(stopTimeout));
                 Runtime.getRuntime().halt(EXIT_DEADLINE);
             }
         });
