@@ -87,12 +87,14 @@ final class CompletionProcessor
         final Path p = s.path;
         final IoRequest r = s.request;
         final long now = s.replyNanos;
+        // The device is alive again before any path shows UP: whoever sees the path UP and submits
+        // must not find the device still dead.
+        timer.onProgress(now, p);
         if (!p.state().carriesTraffic())
         {
             p.revive(r.op == IoRequest.PROBE ? PathEventLog.Reason.PROBE_ANSWERED : PathEventLog.Reason.REPLY_AFTER_DOWN);
         }
         p.onReply(now - s.sentNanos, r.hasData() ? s.sectors * SECTOR : 0, now);
-        timer.onProgress(now, p);
 
         if (r.op == IoRequest.PROBE || r.completed)
         {

@@ -92,6 +92,24 @@ public final class NetInterfaces
         }
     }
 
+    /**
+     * The interfaces a command uses when none is named, as aoetools do: every one that is up, has
+     * a MAC address and is not loopback, sorted by name (possibly none).
+     */
+    public static List<String> usableByDefault()
+    {
+        final List<String> usable = new ArrayList<>();
+        for (final String name : names())
+        {
+            final Info info = lookup(name);
+            if (info.up() && info.mac() != 0 && !name.equals("lo"))
+            {
+                usable.add(name);
+            }
+        }
+        return usable;
+    }
+
     /** Names of all interfaces in this process's network namespace, sorted. */
     public static List<String> names()
     {

@@ -31,20 +31,11 @@ public final class NetworkOptions
         {
             return interfaces;
         }
-        final List<String> names = new ArrayList<>();
-        for (final String name : NetInterfaces.names())
-        {
-            final NetInterfaces.Info info = NetInterfaces.lookup(name);
-            if (info.up() && info.mac() != 0 && !name.equals("lo"))
-            {
-                names.add(name);
-            }
-        }
+        final List<String> names = NetInterfaces.usableByDefault();
         if (names.isEmpty())
         {
             throw new IllegalArgumentException("no usable network interface is up; name one with -i IF");
         }
-        names.sort(null);
         return names;
     }
 

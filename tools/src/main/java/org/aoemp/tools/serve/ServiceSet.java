@@ -399,15 +399,7 @@ final class ServiceSet
     /** Every interface that is up, has a MAC and is not loopback, as the other commands default. */
     private static List<String> interfacesUp()
     {
-        final List<String> names = new ArrayList<>();
-        for (final String name : NetInterfaces.names())
-        {
-            final NetInterfaces.Info info = NetInterfaces.lookup(name);
-            if (info.up() && info.mac() != 0 && !name.equals("lo"))
-            {
-                names.add(name);
-            }
-        }
+        final List<String> names = NetInterfaces.usableByDefault();
         if (names.isEmpty())
         {
             throw new IllegalArgumentException("no usable network interface is up; name them with interfaces = [...]");
