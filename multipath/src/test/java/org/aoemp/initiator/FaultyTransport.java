@@ -6,7 +6,6 @@ import java.util.concurrent.atomic.AtomicLong;
 
 import org.aoemp.transport.FrameHandler;
 import org.aoemp.transport.FrameTransport;
-import org.aoemp.transport.TransportCounters;
 
 /**
  * A transport that breaks its contract on demand, around a working one: its send throws (for the
@@ -15,9 +14,8 @@ import org.aoemp.transport.TransportCounters;
  * never wait, so that the device's engine sends on its own thread, or not, so that the port's
  * sender thread does.
  */
-final class FaultyTransport implements FrameTransport
+final class FaultyTransport extends ForwardingTransport
 {
-    private final FrameTransport nic;
     private final boolean sendNeverWaits;
     private final AtomicInteger sendsToThrow = new AtomicInteger();
     private final AtomicLong sendsThrown = new AtomicLong();
@@ -27,7 +25,7 @@ final class FaultyTransport implements FrameTransport
 
     FaultyTransport(final FrameTransport nic, final boolean sendNeverWaits)
     {
-        this.nic = nic;
+        super(nic);
         this.sendNeverWaits = sendNeverWaits;
     }
 
@@ -89,41 +87,5 @@ final class FaultyTransport implements FrameTransport
             }
             handler.onFrame(frame, length);
         });
-    }
-
-    @Override
-    public String name()
-    {
-        return nic.name();
-    }
-
-    @Override
-    public long mac()
-    {
-        return nic.mac();
-    }
-
-    @Override
-    public int mtu()
-    {
-        return nic.mtu();
-    }
-
-    @Override
-    public boolean isUp()
-    {
-        return nic.isUp();
-    }
-
-    @Override
-    public TransportCounters counters()
-    {
-        return nic.counters();
-    }
-
-    @Override
-    public void close()
-    {
-        nic.close();
     }
 }

@@ -13,10 +13,8 @@ import java.util.concurrent.TimeUnit;
 
 import org.aoemp.testing.Await;
 import org.aoemp.testing.ScriptedTarget;
-import org.aoemp.transport.FrameHandler;
 import org.aoemp.transport.FrameTransport;
 import org.aoemp.transport.MemoryHub;
-import org.aoemp.transport.TransportCounters;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -96,16 +94,15 @@ class SendQueueIsolationTest
     }
 
     /** A NIC whose send, once {@link #block}ed, hangs until the latch opens (a wedged driver). */
-    private static final class BlockingNic implements FrameTransport
+    private static final class BlockingNic extends ForwardingTransport
     {
-        private final FrameTransport nic;
         private final CountDownLatch unblock;
         private volatile boolean blocking;
         private volatile long blockedSends;
 
         BlockingNic(final FrameTransport nic, final CountDownLatch unblock)
         {
-            this.nic = nic;
+            super(nic);
             this.unblock = unblock;
         }
 
@@ -136,48 +133,6 @@ class SendQueueIsolationTest
                 blocking = false;
             }
             return nic.send(frame, length);
-        }
-
-        @Override
-        public String name()
-        {
-            return nic.name();
-        }
-
-        @Override
-        public long mac()
-        {
-            return nic.mac();
-        }
-
-        @Override
-        public int mtu()
-        {
-            return nic.mtu();
-        }
-
-        @Override
-        public boolean isUp()
-        {
-            return nic.isUp();
-        }
-
-        @Override
-        public void start(final FrameHandler handler)
-        {
-            nic.start(handler);
-        }
-
-        @Override
-        public TransportCounters counters()
-        {
-            return nic.counters();
-        }
-
-        @Override
-        public void close()
-        {
-            nic.close();
         }
     }
 }
