@@ -8,7 +8,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
@@ -77,13 +76,7 @@ class AoeTargetIoErrorTest
     @BeforeEach
     void setUp() throws IOException
     {
-        disk = dir.resolve("disk.img");
-        final byte[] content = new byte[SECTORS * SECTOR];
-        for (int s = 0; s < SECTORS; s++)
-        {
-            Arrays.fill(content, s * SECTOR, (s + 1) * SECTOR, pattern(s));
-        }
-        Files.write(disk, content);
+        disk = PatternDisk.write(dir.resolve("disk.img"), SECTORS);
         hub = new MemoryHub();
         peer = new HubPeer(hub, "peer", PEER_MAC, 1500);
         channel = new FaultyChannel(FileChannel.open(disk, StandardOpenOption.READ, StandardOpenOption.WRITE));
@@ -98,11 +91,6 @@ class AoeTargetIoErrorTest
             assertEquals(List.of(), threadsLeftAfterClose(), "no thread of the target outlives its close");
         }
         hub.close();
-    }
-
-    private static byte pattern(final long sector)
-    {
-        return (byte)(sector * 31 + 7);
     }
 
     private void start(final FrameTransport nic) throws IOException, InterruptedException
@@ -187,7 +175,7 @@ class AoeTargetIoErrorTest
         assertOk(reply);
         for (int i = 0; i < 2 * SECTOR; i++)
         {
-            assertEquals(pattern(lba + i / SECTOR), reply.get(AtaHeader.DATA_OFFSET + i), "byte " + i);
+            assertEquals(PatternDisk.pattern(lba + i / SECTOR), reply.get(AtaHeader.DATA_OFFSET + i), "byte " + i);
         }
     }
 

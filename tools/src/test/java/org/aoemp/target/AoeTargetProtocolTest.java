@@ -62,13 +62,7 @@ class AoeTargetProtocolTest
     @BeforeEach
     void setUp() throws IOException
     {
-        disk = dir.resolve("disk.img");
-        final byte[] content = new byte[SECTORS * SECTOR];
-        for (int s = 0; s < SECTORS; s++)
-        {
-            Arrays.fill(content, s * SECTOR, (s + 1) * SECTOR, pattern(s));
-        }
-        Files.write(disk, content);
+        disk = PatternDisk.write(dir.resolve("disk.img"), SECTORS);
         hub = new MemoryHub();
         a = new HubPeer(hub, "a", A_MAC, 1500);
         b = new HubPeer(hub, "b", B_MAC, 1500);
@@ -82,11 +76,6 @@ class AoeTargetProtocolTest
             target.close();
         }
         hub.close();
-    }
-
-    private static byte pattern(final long sector)
-    {
-        return (byte)(sector * 31 + 7);
     }
 
     private AoeTarget start(final TargetOptions options) throws IOException
@@ -329,7 +318,7 @@ class AoeTargetProtocolTest
         }
         // LBA28 ignores lba4/lba5 and the high nibble of lba3 (0xE0 on the wire): sector 5 is sector 5.
         final ByteBuffer r28 = ataCall(a, 0, AtaHeader.ATA_READ, 1, 5, null);
-        assertEquals(pattern(5), r28.get(AtaHeader.DATA_OFFSET + 17));
+        assertEquals(PatternDisk.pattern(5), r28.get(AtaHeader.DATA_OFFSET + 17));
         // Writes with the LBA28 command too, reads with LBA48.
         final byte[] one = new byte[SECTOR];
         Arrays.fill(one, (byte)0x5A);
@@ -441,7 +430,7 @@ class AoeTargetProtocolTest
         assertAoeError(a.reply(tag), AoeHeader.ERR_BAD_ARGUMENT);
         assertEquals(0, target.stats().sectorsWritten(), "nothing written");
         final ByteBuffer r = ataCall(a, AtaHeader.AFLAG_LBA48, AtaHeader.ATA_READ_EXT, 1, 0, null);
-        assertEquals(pattern(0), r.get(AtaHeader.DATA_OFFSET), "sector 0 untouched");
+        assertEquals(PatternDisk.pattern(0), r.get(AtaHeader.DATA_OFFSET), "sector 0 untouched");
     }
 
     @Test
@@ -636,7 +625,7 @@ class AoeTargetProtocolTest
         assertAoeError(ataCall(b, 0, AtaHeader.ATA_FLUSH, 0, 0, null), AoeHeader.ERR_TARGET_RESERVED);
         assertAtaStatus(ataCall(b, 0, AtaHeader.ATA_IDENTIFY, 1, 0, null), AoeTarget.STATUS_OK, 0);
         assertAtaStatus(ataCall(a, AtaHeader.AFLAG_LBA48, AtaHeader.ATA_READ_EXT, 1, 0, null), AoeTarget.STATUS_OK, 0);
-        assertEquals(pattern(0), ataCall(a, AtaHeader.AFLAG_LBA48, AtaHeader.ATA_READ_EXT, 1, 0, null).get(AtaHeader.DATA_OFFSET));
+        assertEquals(PatternDisk.pattern(0), ataCall(a, AtaHeader.AFLAG_LBA48, AtaHeader.ATA_READ_EXT, 1, 0, null).get(AtaHeader.DATA_OFFSET));
 
         // b may not take it over with set, only with force.
         final ByteBuffer refused = reserveCall(b, ReserveHeader.RCMD_SET, B_MAC);
@@ -661,9 +650,9 @@ class AoeTargetProtocolTest
         start(TargetOptions.of(SHELF, SLOT, disk).withReadOnly(true));
         final ByteBuffer w = ataCall(a, AtaHeader.AFLAG_LBA48 | AtaHeader.AFLAG_WRITE, AtaHeader.ATA_WRITE_EXT, 1, 3, new byte[SECTOR]);
         assertAtaStatus(w, AoeTarget.STATUS_FAILED, AtaHeader.ERROR_ABRT);
-        assertEquals(pattern(3), ataCall(a, AtaHeader.AFLAG_LBA48, AtaHeader.ATA_READ_EXT, 1, 3, null).get(AtaHeader.DATA_OFFSET));
+        assertEquals(PatternDisk.pattern(3), ataCall(a, AtaHeader.AFLAG_LBA48, AtaHeader.ATA_READ_EXT, 1, 3, null).get(AtaHeader.DATA_OFFSET));
         assertAtaStatus(ataCall(a, 0, AtaHeader.ATA_FLUSH, 0, 0, null), AoeTarget.STATUS_OK, 0);
-        assertEquals(pattern(3), Files.readAllBytes(disk)[3 * SECTOR], "file untouched");
+        assertEquals(PatternDisk.pattern(3), Files.readAllBytes(disk)[3 * SECTOR], "file untouched");
     }
 
     @Test
@@ -671,8 +660,8 @@ class AoeTargetProtocolTest
     {
         start(TargetOptions.of(SHELF, SLOT, disk).withWindow(100, 50));
         assertEquals(50, Identify.parse(ataCall(a, 0, AtaHeader.ATA_IDENTIFY, 1, 0, null), AtaHeader.DATA_OFFSET).capacitySectors());
-        assertEquals(pattern(100), ataCall(a, AtaHeader.AFLAG_LBA48, AtaHeader.ATA_READ_EXT, 1, 0, null).get(AtaHeader.DATA_OFFSET));
-        assertEquals(pattern(149), ataCall(a, AtaHeader.AFLAG_LBA48, AtaHeader.ATA_READ_EXT, 1, 49, null).get(AtaHeader.DATA_OFFSET));
+        assertEquals(PatternDisk.pattern(100), ataCall(a, AtaHeader.AFLAG_LBA48, AtaHeader.ATA_READ_EXT, 1, 0, null).get(AtaHeader.DATA_OFFSET));
+        assertEquals(PatternDisk.pattern(149), ataCall(a, AtaHeader.AFLAG_LBA48, AtaHeader.ATA_READ_EXT, 1, 49, null).get(AtaHeader.DATA_OFFSET));
         assertAtaStatus(ataCall(a, AtaHeader.AFLAG_LBA48, AtaHeader.ATA_READ_EXT, 1, 50, null), AoeTarget.STATUS_FAILED,
             AtaHeader.ERROR_IDNF);
         final byte[] data = new byte[SECTOR];
@@ -681,7 +670,7 @@ class AoeTargetProtocolTest
             AoeTarget.STATUS_OK, 0);
         final byte[] file = Files.readAllBytes(disk);
         assertEquals((byte)0xEE, file[149 * SECTOR]);
-        assertEquals(pattern(150), file[150 * SECTOR], "nothing past the window");
+        assertEquals(PatternDisk.pattern(150), file[150 * SECTOR], "nothing past the window");
     }
 
     @Test
