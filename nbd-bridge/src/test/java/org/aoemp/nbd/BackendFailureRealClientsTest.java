@@ -1,6 +1,7 @@
 package org.aoemp.nbd;
 
 import org.aoemp.testing.RealPeer;
+import static org.aoemp.nbd.ExternalCommand.ok;
 import static org.aoemp.nbd.FaultyBlockDevice.Fault;
 import static org.aoemp.nbd.FaultyBlockDevice.Kind;
 import static org.aoemp.testing.Prerequisites.requireCommand;
@@ -11,12 +12,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
-import java.util.Random;
 
 import org.aoemp.block.IoError;
 import org.aoemp.block.MemoryBlockDevice;
@@ -141,16 +140,6 @@ class BackendFailureRealClientsTest
 
     private Path randomFile(final int size) throws IOException
     {
-        final byte[] data = new byte[size];
-        new Random(size).nextBytes(data);
-        final Path p = tmp.resolve("in.img");
-        Files.write(p, data);
-        return p;
-    }
-
-    private static String ok(final ExternalCommand.Result r)
-    {
-        assertEquals(0, r.exitCode(), "exit code; output:\n" + r.all());
-        return r.stdout();
+        return ExternalCommand.randomFile(tmp.resolve("in.img"), size);
     }
 }

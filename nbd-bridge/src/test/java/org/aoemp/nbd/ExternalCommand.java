@@ -27,6 +27,20 @@ final class ExternalCommand
     {
     }
 
+    /** Asserts that the command exited 0 (showing its output if not) and returns its stdout. */
+    static String ok(final Result r)
+    {
+        org.junit.jupiter.api.Assertions.assertEquals(0, r.exitCode(), "exit code; output:\n" + r.all());
+        return r.stdout();
+    }
+
+    /** Writes {@code size} seeded random bytes to {@code file} (the same bytes for the same size) and returns it. */
+    static java.nio.file.Path randomFile(final java.nio.file.Path file, final int size) throws IOException
+    {
+        java.nio.file.Files.write(file, org.aoemp.testing.BulkIo.random(size, size));
+        return file;
+    }
+
     static Result run(final Duration timeout, final String... command) throws IOException, InterruptedException
     {
         return run(timeout, Map.of(), command);

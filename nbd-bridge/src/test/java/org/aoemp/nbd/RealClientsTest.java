@@ -1,5 +1,6 @@
 package org.aoemp.nbd;
 
+import static org.aoemp.nbd.ExternalCommand.ok;
 import static org.aoemp.testing.Prerequisites.requireCommand;
 import static org.aoemp.testing.Prerequisites.which;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -14,7 +15,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
-import java.util.Random;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.regex.Pattern;
@@ -220,17 +220,7 @@ class RealClientsTest
 
     private Path randomFile(final int size) throws IOException
     {
-        final byte[] data = new byte[size];
-        new Random(size).nextBytes(data);
-        final Path p = tmp.resolve("in.img");
-        Files.write(p, data);
-        return p;
-    }
-
-    private static String ok(final ExternalCommand.Result r)
-    {
-        assertEquals(0, r.exitCode(), "exit code; output:\n" + r.all());
-        return r.stdout();
+        return ExternalCommand.randomFile(tmp.resolve("in.img"), size);
     }
 
     private static void assertJson(final String json, final String key, final String value)
