@@ -29,9 +29,13 @@ import org.slf4j.LoggerFactory;
  * <p>The socket is created with protocol 0, so it receives nothing until {@code bind} attaches
  * it to exactly one interface and EtherType 0x88A2; creating it with the protocol already set
  * would queue AoE frames from every interface during the gap before {@code bind}.
- * {@code PACKET_IGNORE_OUTGOING} hides our own transmissions, and {@code SO_RCVTIMEO} bounds
- * each blocking {@code recv} so the receive thread sees {@link #close} within
- * {@value #RECEIVE_TIMEOUT_MILLIS} ms.
+ * {@code PACKET_IGNORE_OUTGOING} hides our own transmissions.
+ *
+ * <p>Receiving: {@code recv(MSG_DONTWAIT)} while frames are queued (one system call per frame, as
+ * in C); when the queue is empty the receive thread waits in {@code poll} on the socket and an
+ * {@code eventfd} that {@link #close} writes, so an idle NIC costs no wake-ups at all (a receive
+ * timeout used to wake every receive thread 20 times a second) and a close is seen at once. The
+ * poll is still bounded ({@value #POLL_TIMEOUT_MILLIS} ms) as a safety net.
  *
  * <p>Threading: the receive agent "aoe-rx-&lt;ifname&gt;" owns the receive buffer and is the only
  * caller of {@code recv}; it calls the handler. {@link #send} may be called from any number of
@@ -42,8 +46,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class AfPacketTransport extends KernelTransport
 {
-    /** How long one blocking {@code recv} waits before the receive thread re-checks for close. */
-    static final int RECEIVE_TIMEOUT_MILLIS = 50;
+    /** The longest one {@code poll} of an idle receive thread lasts; a close wakes it at once anyway. */
+    static final int POLL_TIMEOUT_MILLIS = 5000;
     /** Frames one duty cycle of the receive agent takes at most. */
     static final int RECEIVE_BATCH = 64;
     /** Requested socket buffer sizes; as root we force them past {@code net.core.rmem_max}. */
@@ -57,6 +61,10 @@ public final class AfPacketTransport extends KernelTransport
 
     private final int ifindex;
     private final int fd;
+    /** Written by {@link #close} to wake the receive thread out of its {@code poll}. */
+    private final int wakeFd;
+    /** Receive thread only: {@code struct pollfd[2]} for the socket and {@link #wakeFd}. */
+    private final MemorySegment pollFds;
     private final Arena arena = Arena.ofShared();
     private final MemorySegment receiveSegment;
     private final ByteBuffer receiveView;
@@ -84,10 +92,15 @@ public final class AfPacketTransport extends KernelTransport
         super(info);
         this.ifindex = info.index();
         int socket = -1;
+        int wake = -1;
         try
         {
             socket = Libc.openPacketSocket(name, ifindex);
             this.fd = socket;
+            wake = Libc.eventfd(name);
+            this.wakeFd = wake;
+            pollFds = arena.allocate(16, 8);
+            Libc.preparePoll(pollFds, fd, wakeFd);
             final int size = (int)Math.max(MIN_RECEIVE_BUFFER, (long)mtu + 14 + 4);
             receiveSegment = arena.allocate(size, 64);
             receiveView = receiveSegment.asByteBuffer();
@@ -98,6 +111,10 @@ public final class AfPacketTransport extends KernelTransport
             if (socket >= 0)
             {
                 Libc.close(socket);
+            }
+            if (wake >= 0)
+            {
+                Libc.close(wake);
             }
             arena.close();
             abandon();
@@ -185,23 +202,26 @@ public final class AfPacketTransport extends KernelTransport
         sendGate.writeLock();
     }
 
-    /** Nothing to do: a blocked {@code recv} returns within {@value #RECEIVE_TIMEOUT_MILLIS} ms anyway. */
+    /** Wakes a receive thread waiting in {@code poll} (the eventfd stays readable until it drains it). */
     @Override
     void wakeReceiver()
     {
+        Libc.signal(wakeFd);
     }
 
     @Override
     void releaseResources()
     {
         Libc.close(fd);
+        Libc.close(wakeFd);
         arena.close();
     }
 
     /**
-     * Up to {@value #RECEIVE_BATCH} frames, each from a blocking {@code recv} (so a busy link costs
-     * one system call per frame, as in C); a receive timeout ends the batch early. The runner
-     * calls this again at once (no idle strategy: the wait is the {@code recv}).
+     * Up to {@value #RECEIVE_BATCH} frames, each from a non-blocking {@code recv} (so a busy link
+     * costs one system call per frame, as in C). With none queued it waits in {@code poll} until a
+     * frame arrives or {@link #close} signals, and ends the batch. The runner calls this again at
+     * once (no idle strategy: the wait is the {@code poll}).
      */
     @Override
     int receiveBatch()
@@ -216,7 +236,11 @@ public final class AfPacketTransport extends KernelTransport
                 if (errno == Libc.EAGAIN || errno == Libc.EINTR)
                 {
                     failuresInARow = 0;  // the socket works, the link is just quiet
-                    break;               // receive timeout: let the runner look at the closed flag
+                    if (frames == 0 && !closed)
+                    {
+                        awaitFrame();
+                    }
+                    break;               // let the runner look at the closed flag
                 }
                 onReceiveError(errno);
                 break;
@@ -237,6 +261,19 @@ public final class AfPacketTransport extends KernelTransport
             }
         }
         return frames;
+    }
+
+    /** Receive thread: waits until the socket has a frame, {@link #close} signals, or the safety bound passes. */
+    private void awaitFrame()
+    {
+        if (Libc.poll(receiveErrno, pollFds, POLL_TIMEOUT_MILLIS) < 0)
+        {
+            final int errno = Libc.errno(receiveErrno);
+            if (errno != Libc.EINTR)
+            {
+                throw new TransportException("poll on '" + name + "' failed: " + Libc.strerror(errno) + " (errno " + errno + ")");
+            }
+        }
     }
 
     /** Receive thread: counts a failed {@code recv}; throws unless it is the one ENETDOWN of a link going down. */
@@ -280,13 +317,15 @@ public final class AfPacketTransport extends KernelTransport
         static final int SOL_SOCKET = 1;
         static final int SO_SNDBUF = 7;
         static final int SO_RCVBUF = 8;
-        static final int SO_RCVTIMEO = 20;
         static final int SO_SNDBUFFORCE = 32;
         static final int SO_RCVBUFFORCE = 33;
         static final int SOL_PACKET = 263;
         static final int PACKET_IGNORE_OUTGOING = 23;
         static final int MSG_TRUNC = 0x20;
         static final int MSG_DONTWAIT = 0x40;
+        static final int EFD_NONBLOCK = 04000;
+        static final int EFD_CLOEXEC = 02000000;
+        static final short POLLIN = 0x1;
         static final int ETH_P_AOE = 0x88A2;
 
         static final int EPERM = 1;
@@ -308,6 +347,9 @@ public final class AfPacketTransport extends KernelTransport
         private static final MethodHandle RECV;
         private static final MethodHandle SEND;
         private static final MethodHandle CLOSE;
+        private static final MethodHandle POLL;
+        private static final MethodHandle EVENTFD;
+        private static final MethodHandle EVENTFD_WRITE;
         private static final MethodHandle STRERROR;
 
         /** Per sending thread: errno capture, staging buffer, and the last direct buffer seen. */
@@ -324,6 +366,10 @@ public final class AfPacketTransport extends KernelTransport
             RECV = downcall(linker, "recv", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT), errno);
             SEND = downcall(linker, "send", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT), errno);
             CLOSE = linker.downcallHandle(linker.defaultLookup().findOrThrow("close"), FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+            POLL = downcall(linker, "poll", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT), errno);
+            EVENTFD = downcall(linker, "eventfd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), errno);
+            EVENTFD_WRITE = linker.downcallHandle(linker.defaultLookup().findOrThrow("eventfd_write"),
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG));
             STRERROR = linker.downcallHandle(linker.defaultLookup().findOrThrow("strerror"), FunctionDescriptor.of(ADDRESS, JAVA_INT));
         }
 
@@ -408,11 +454,6 @@ public final class AfPacketTransport extends KernelTransport
             one.set(JAVA_INT, 0, 1);
             setsockopt(capture, fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, one, "PACKET_IGNORE_OUTGOING");
 
-            final MemorySegment timeout = scratch.allocate(16, 8);  // struct timeval { long tv_sec; long tv_usec; }
-            timeout.set(JAVA_LONG, 0, 0);
-            timeout.set(JAVA_LONG, 8, RECEIVE_TIMEOUT_MILLIS * 1000L);
-            setsockopt(capture, fd, SOL_SOCKET, SO_RCVTIMEO, timeout, "SO_RCVTIMEO");
-
             final MemorySegment size = scratch.allocate(JAVA_INT);
             size.set(JAVA_INT, 0, SOCKET_BUFFER_BYTES);
             // The FORCE variants (CAP_NET_ADMIN) may exceed rmem_max/wmem_max; without them the kernel caps quietly.
@@ -460,7 +501,7 @@ public final class AfPacketTransport extends KernelTransport
         {
             try
             {
-                return (long)RECV.invokeExact(capture, fd, buffer, size, MSG_TRUNC);
+                return (long)RECV.invokeExact(capture, fd, buffer, size, MSG_TRUNC | MSG_DONTWAIT);
             }
             catch (final Throwable t)
             {
@@ -477,6 +518,64 @@ public final class AfPacketTransport extends KernelTransport
             catch (final Throwable t)
             {
                 throw new IllegalStateException("send downcall failed", t);
+            }
+        }
+
+        /** A non-blocking eventfd, the receive thread's wake-up. */
+        static int eventfd(final String ifName)
+        {
+            try (Arena scratch = Arena.ofConfined())
+            {
+                final MemorySegment capture = scratch.allocate(CAPTURE_LAYOUT);
+                final int efd = (int)EVENTFD.invokeExact(capture, 0, EFD_NONBLOCK | EFD_CLOEXEC);
+                if (efd < 0)
+                {
+                    throw new TransportException("eventfd for '" + ifName + "' failed: " + strerror(errno(capture)));
+                }
+                return efd;
+            }
+            catch (final RuntimeException | Error e)
+            {
+                throw e;
+            }
+            catch (final Throwable t)
+            {
+                throw new TransportException("eventfd downcall failed: " + t, t);
+            }
+        }
+
+        /** Fills {@code struct pollfd[2]}: the socket, then the wake-up eventfd, both for POLLIN. */
+        static void preparePoll(final MemorySegment fds, final int socket, final int wake)
+        {
+            fds.set(JAVA_INT, 0, socket);
+            fds.set(JAVA_SHORT, 4, POLLIN);
+            fds.set(JAVA_INT, 8, wake);
+            fds.set(JAVA_SHORT, 12, POLLIN);
+        }
+
+        /** poll(2) over the two prepared descriptors; the eventfd, once signalled, stays readable (we close soon after). */
+        static int poll(final MemorySegment capture, final MemorySegment fds, final int timeoutMillis)
+        {
+            try
+            {
+                return (int)POLL.invokeExact(capture, fds, 2L, timeoutMillis);
+            }
+            catch (final Throwable t)
+            {
+                throw new IllegalStateException("poll downcall failed", t);
+            }
+        }
+
+        /** Makes the eventfd readable: wakes its poller. */
+        static void signal(final int efd)
+        {
+            try
+            {
+                final int ignored = (int)EVENTFD_WRITE.invokeExact(efd, 1L);
+            }
+            catch (final Throwable t)
+            {
+                LOG.warn("eventfd_write({}) failed", efd, t);
             }
         }
 
