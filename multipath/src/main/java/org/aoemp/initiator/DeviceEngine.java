@@ -306,12 +306,16 @@ final class DeviceEngine implements Agent, ErrorHandler
         }
     }
 
-    /** How long an idle engine may park: until the next deadline (a tick while writes are fenced), at most the idle bound. */
+    /**
+     * How long an engine with nothing to do may park: with commands in flight until the next
+     * deadline (a tick while writes are fenced), at most {@link IdleStrategies#ENGINE_MAX_PARK_NANOS};
+     * at rest until the next path probe, at most {@link IdleStrategies#ENGINE_IDLE_PARK_NANOS}.
+     */
     private long parkLimit(final long now)
     {
         if (slots.busy() == 0 && !issuer.hasStarted())
         {
-            return IdleStrategies.ENGINE_MAX_PARK_NANOS;
+            return Math.min(paths.nextProbeAt(now + IdleStrategies.ENGINE_IDLE_PARK_NANOS) - now, IdleStrategies.ENGINE_IDLE_PARK_NANOS);
         }
         long limit = Math.min(timer.nextDeadline() - now, IdleStrategies.ENGINE_MAX_PARK_NANOS);
         if (issuer.hasFenced())

@@ -13,10 +13,12 @@ import org.aoemp.agent.Wakeup;
  *
  * <ul>
  * <li>Device engine: spin {@value #ENGINE_SPINS} empty cycles, yield {@value #ENGINE_YIELDS},
- *     then park for at most {@value #ENGINE_MAX_PARK_MILLIS} ms, less when the next command
- *     deadline is nearer ({@link Wakeup#limitNextPark}); a request or reply wakes it at once.
- *     The spins keep a busy device's latency down between bursts; the bound keeps timers and
- *     probes of an idle one within that time.</li>
+ *     then park; a request or reply wakes it at once. With commands in flight a park lasts at
+ *     most {@value #ENGINE_MAX_PARK_MILLIS} ms, less when the next command deadline is nearer
+ *     ({@link Wakeup#limitNextPark}); with nothing in flight or queued it lasts until the next
+ *     path probe is due, at most {@value #ENGINE_IDLE_PARK_MILLIS} ms, so a device at rest wakes
+ *     about once a second (a 10 ms bound cost 7 ms of CPU per second). The spins keep a busy
+ *     device's latency down between bursts.</li>
  * <li>Port sender: park as soon as its queues are empty, for at most
  *     {@value #SENDER_MAX_PARK_MILLIS} ms; an engine wakes it once per round of frames. On 2 vCPUs
  *     shared with the engine, the receive threads and the targets, spinning (200 or 2000 rounds,
@@ -31,6 +33,8 @@ final class IdleStrategies
     static final int ENGINE_YIELDS = 10;
     static final long ENGINE_MAX_PARK_MILLIS = 10;
     static final long ENGINE_MAX_PARK_NANOS = TimeUnit.MILLISECONDS.toNanos(ENGINE_MAX_PARK_MILLIS);
+    static final long ENGINE_IDLE_PARK_MILLIS = 1000;
+    static final long ENGINE_IDLE_PARK_NANOS = TimeUnit.MILLISECONDS.toNanos(ENGINE_IDLE_PARK_MILLIS);
     static final long SENDER_MAX_PARK_MILLIS = 50;
 
     private IdleStrategies()
@@ -39,7 +43,8 @@ final class IdleStrategies
 
     static IdleStrategy engine(final Wakeup wakeup)
     {
-        return new BackoffIdleStrategy(ENGINE_SPINS, ENGINE_YIELDS, ENGINE_MAX_PARK_NANOS, ENGINE_MAX_PARK_NANOS, wakeup);
+        // the engine bounds every park itself (DeviceEngine.parkLimit): the strategy's bound is the idle one
+        return new BackoffIdleStrategy(ENGINE_SPINS, ENGINE_YIELDS, ENGINE_IDLE_PARK_NANOS, ENGINE_IDLE_PARK_NANOS, wakeup);
     }
 
     static IdleStrategy portSender(final Wakeup wakeup)

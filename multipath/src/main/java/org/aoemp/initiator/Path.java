@@ -189,6 +189,12 @@ public final class Path
         return state == PathState.DOWN && nowNanos - nextProbeNanos >= 0;
     }
 
+    /** The earlier of this path's next probe (if it is DOWN) and {@code other}. */
+    long nextProbeAt(final long other)
+    {
+        return state == PathState.DOWN && nextProbeNanos - other < 0 ? nextProbeNanos : other;
+    }
+
     void onProbeSent(final long nowNanos, final long maxProbeIntervalNanos)
     {
         state(PathState.PROBING, PathEventLog.Reason.PROBE_SENT, nowNanos);

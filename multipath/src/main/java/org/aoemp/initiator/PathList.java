@@ -23,6 +23,17 @@ final class PathList
         return paths.length;
     }
 
+    /** When the first probe of a path is due, or {@code notLater} if none is due before that. Engine thread. */
+    long nextProbeAt(final long notLater)
+    {
+        long next = notLater;
+        for (final Path p : paths)
+        {
+            next = p.nextProbeAt(next);
+        }
+        return next;
+    }
+
     /** The path over {@code port} to {@code remoteMac}, or null. */
     Path find(final Port port, final long remoteMac)
     {
