@@ -339,4 +339,10 @@ public final class AoeDevice implements BlockDevice
         }
         return address + " (" + sizeBytes + " bytes, " + ps.length + " paths via " + b + ")";
     }
+
+    /** The engine's empty duty cycles so far (tests). */
+    long engineEmptyRounds()
+    {
+        return engine.emptyRounds();
+    }
 }

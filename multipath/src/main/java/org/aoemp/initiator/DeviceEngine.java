@@ -65,6 +65,8 @@ final class DeviceEngine implements Agent, ErrorHandler
     private final RequestFailer failer;
     private final ReplyReceiver replies;
     private final Wakeup wakeup;
+    /** Engine thread writes; read racily by {@link #emptyRounds()}. */
+    private long emptyRounds;
     private final EngineErrorBudget errorBudget = new EngineErrorBudget();
     private volatile boolean givenUp;
 
@@ -173,6 +175,12 @@ final class DeviceEngine implements Agent, ErrorHandler
         return timer;
     }
 
+    /** Duty cycles that found nothing to do, since start (tests: how often a device at rest wakes). Any thread, racy. */
+    long emptyRounds()
+    {
+        return emptyRounds;
+    }
+
     /** The wake-up the engine's idle strategy parks with. */
     Wakeup wakeupForIdle()
     {
@@ -269,6 +277,7 @@ final class DeviceEngine implements Agent, ErrorHandler
         }
         else
         {
+            emptyRounds++;
             wakeup.limitNextPark(parkLimit(now));
         }
         return work;

@@ -1,0 +1,66 @@
+package org.aoemp.initiator;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import org.aoemp.testing.Await;
+import org.aoemp.testing.ScriptedTarget;
+import org.aoemp.transport.MemoryHub;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A device at rest (paths up, nothing in flight) wakes its engine about once per
+ * {@link IdleStrategies#ENGINE_IDLE_PARK_MILLIS}, not every 10 ms: counted in duty cycles, not
+ * CPU time, so the verdict does not depend on the machine's speed.
+ */
+class EngineAtRestTest
+{
+    private MemoryHub hub;
+    private ScriptedTarget target;
+    private Initiator initiator;
+
+    @AfterEach
+    void tearDown()
+    {
+        if (initiator != null)
+        {
+            initiator.close();
+        }
+        if (target != null)
+        {
+            target.close();
+        }
+        if (hub != null)
+        {
+            hub.close();
+        }
+    }
+
+    @Test
+    void shouldWakeAboutOnceASecondWithNothingToDo() throws Exception
+    {
+        hub = new MemoryHub();
+        target = new ScriptedTarget(hub.attach("tgt0", 0x02_00_00_00_00_02L, 1500), 7, 3, 1 << 20, 16);
+        initiator = Initiator.start(List.of(hub.attach("ini0", 0x02_00_00_00_00_01L, 1500),
+            hub.attach("ini1", 0x02_00_00_00_00_03L, 1500)), Duration.ZERO);
+        final AoeDevice device = initiator.open(new TargetAddress(7, 3), DeviceOptions.defaults());
+        device.readAsync(0, ByteBuffer.allocate(4096)).get(30, TimeUnit.SECONDS);
+        Await.until(Duration.ofSeconds(30), () -> device.pathStats().size() == 2, () -> "both paths: " + device.pathStats());
+
+        final long windowMillis = 3000;
+        final long before = device.engineEmptyRounds();
+        Thread.sleep(windowMillis);  // the thing measured is what happens in this window, not a wait for a condition
+        final long rounds = device.engineEmptyRounds() - before;
+        System.out.printf("EngineAtRestTest: %d empty engine rounds in %d ms at rest%n", rounds, windowMillis);
+        // ~3 parks of 1 s (plus a spin/yield phase after the last work); 10 ms parks gave ~300
+        assertTrue(rounds < 150, rounds + " empty engine rounds in " + windowMillis + " ms at rest");
+
+        // and a request wakes it from that park (Wakeup), and is served
+        device.readAsync(0, ByteBuffer.allocate(4096)).get(30, TimeUnit.SECONDS);
+    }
+}
