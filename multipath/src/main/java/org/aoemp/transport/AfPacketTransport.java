@@ -602,11 +602,15 @@ public final class AfPacketTransport extends KernelTransport
          */
         static final class SenderState
         {
+            /** Direct buffers remembered per sending thread (a power of two). */
+            static final int DIRECT_CACHE_SIZE = 1024;
+
             final MemorySegment errno;
             private final MemorySegment staging;
             private final ByteBuffer stagingView;
-            private ByteBuffer lastDirect;
-            private MemorySegment lastDirectSegment;
+            /** Direct-mapped by identity hash: the direct buffers this thread sent from lately, and their segments. */
+            private final ByteBuffer[] directBuffers = new ByteBuffer[DIRECT_CACHE_SIZE];
+            private final MemorySegment[] directSegments = new MemorySegment[DIRECT_CACHE_SIZE];
 
             SenderState()
             {
@@ -619,8 +623,11 @@ public final class AfPacketTransport extends KernelTransport
             /**
              * Native memory holding bytes {@code [0, length)} of {@code frame}, or null when they do
              * not fit. A direct buffer is used in place; its segment (spanning the whole buffer,
-             * whatever its position) is remembered, so a thread that keeps sending from the same
-             * buffer creates no garbage. The cached segment keeps the buffer's own liveness checks.
+             * whatever its position) is remembered in a small cache keyed by the buffer's identity,
+             * so a thread that sends from a rotating set of frame buffers (a send queue's ring)
+             * creates no garbage; one slot per buffer, replaced on a collision, so the cache keeps
+             * at most {@value #DIRECT_CACHE_SIZE} buffers reachable. The cached segment keeps the
+             * buffer's own liveness checks.
              */
             MemorySegment source(final ByteBuffer frame, final int length)
             {
@@ -630,12 +637,13 @@ public final class AfPacketTransport extends KernelTransport
                 }
                 if (frame.isDirect())
                 {
-                    if (frame != lastDirect)
+                    final int i = System.identityHashCode(frame) & (DIRECT_CACHE_SIZE - 1);
+                    if (directBuffers[i] != frame)
                     {
-                        lastDirectSegment = MemorySegment.ofBuffer(frame.duplicate().clear());
-                        lastDirect = frame;
+                        directSegments[i] = MemorySegment.ofBuffer(frame.duplicate().clear());
+                        directBuffers[i] = frame;
                     }
-                    return lastDirectSegment;
+                    return directSegments[i];
                 }
                 if (length > STAGING_BYTES)
                 {
