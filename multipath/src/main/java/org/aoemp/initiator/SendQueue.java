@@ -49,8 +49,15 @@ final class SendQueue
         }
     }
 
+    /** Frames handed to the transport in one call at most. */
+    static final int SEND_BATCH = 64;
+
     private final Path path;
     private final Runnable wakeEngine;
+    // the consumer's batch under construction (one consumer per queue)
+    private final Frame[] batch = new Frame[SEND_BATCH];
+    private final ByteBuffer[] batchBuffers = new ByteBuffer[SEND_BATCH];
+    private final int[] batchLengths = new int[SEND_BATCH];
     private final SpscAtomicArrayQueue<Frame> pending;
     private final SpscAtomicArrayQueue<Frame> free;
     private final int frameCapacity;
@@ -146,42 +153,68 @@ final class SendQueue
     }
 
     /**
-     * The queue's one consumer: sends every queued frame; returns how many frames it took. A
-     * send that throws (a transport's bug: sends report failure by returning false) marks the
-     * frame's command refused, so the engine sends it again at its next tick, returns the frame
-     * to the pool and propagates, for the consumer's agent runner to count and log.
+     * The queue's one consumer: sends every queued frame, up to {@value #SEND_BATCH} per
+     * {@link FrameTransport#sendBatch} call (one {@code sendmmsg} over AF_PACKET); returns how many
+     * frames it took. A frame whose slot was recalled while it waited is dropped, not sent. Frames
+     * the link refused mark their commands refused, so the engine sends them again at its next
+     * tick. A send that throws (a transport's bug: sends report failure by returning less) marks
+     * the whole batch refused, returns its frames to the pool and propagates, for the consumer's
+     * agent runner to count and log.
      */
     int drain(final FrameTransport transport)
     {
         int n = 0;
         Frame f;
+        int count = 0;
         while ((f = pending.relaxedPoll()) != null)
         {
-            final Slot slot = f.slot;
-            try
+            n++;
+            if (f.slot.state() != f.stamp)
             {
-                if (slot.state() != f.stamp)
-                {
-                    framesDropped = framesDropped + 1;  // recalled while queued: a newer copy (or none) goes out
-                }
-                else if (!transport.send(f.buffer, f.length))
-                {
-                    refused(slot, f.stamp);
-                }
-            }
-            catch (final RuntimeException | Error e)
-            {
-                refused(slot, f.stamp);
-                throw e;
-            }
-            finally
-            {
+                framesDropped = framesDropped + 1;  // recalled while queued: a newer copy (or none) goes out
                 f.slot = null;
                 free.offer(f);
+                continue;
             }
-            n++;
+            batch[count] = f;
+            batchBuffers[count] = f.buffer;
+            batchLengths[count] = f.length;
+            if (++count == SEND_BATCH)
+            {
+                sendBatch(transport, count);
+                count = 0;
+            }
+        }
+        if (count > 0)
+        {
+            sendBatch(transport, count);
         }
         return n;
+    }
+
+    /** Consumer: sends {@code batch[0..count)}, refuses what the link did not take, and frees every frame. */
+    private void sendBatch(final FrameTransport transport, final int count)
+    {
+        int sent = 0;
+        try
+        {
+            sent = transport.sendBatch(batchBuffers, batchLengths, count);
+        }
+        finally
+        {
+            for (int i = 0; i < count; i++)
+            {
+                final Frame f = batch[i];
+                if (i >= sent)
+                {
+                    refused(f.slot, f.stamp);
+                }
+                f.slot = null;
+                free.offer(f);
+                batch[i] = null;
+                batchBuffers[i] = null;
+            }
+        }
     }
 
     private void refused(final Slot slot, final long stamp)

@@ -38,6 +38,24 @@ public interface FrameTransport extends AutoCloseable
     boolean send(ByteBuffer frame, int length);
 
     /**
+     * Sends {@code frames[0..count)} (bytes {@code [0, lengths[i])} of each) in order, as
+     * {@link #send} would one by one, and returns how many went out: a prefix; the first one
+     * refused ends the batch, and the frames after it were not tried. A transport that can hand
+     * the kernel several frames in one call ({@code sendmmsg}) overrides this.
+     */
+    default int sendBatch(final ByteBuffer[] frames, final int[] lengths, final int count)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            if (!send(frames[i], lengths[i]))
+            {
+                return i;
+            }
+        }
+        return count;
+    }
+
+    /**
      * True when {@link #send} never waits (it refuses instead, as AF_PACKET with MSG_DONTWAIT): the
      * initiator's engine may then send its own frames instead of handing them to a sender thread.
      */

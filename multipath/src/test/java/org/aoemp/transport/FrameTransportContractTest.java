@@ -295,6 +295,75 @@ abstract class FrameTransportContractTest
         b.close();
     }
 
+    /** sendBatch: 150 frames of different lengths from 150 direct buffers (more than one sendmmsg), all arrive in order, byte-exact. */
+    @Test
+    void shouldSendABatchCompleteInOrderAndByteExact() throws Exception
+    {
+        final FrameTransport a = link().a();
+        final FrameTransport b = link().b();
+        final Collector atB = new Collector();
+        b.start(atB);
+        final int count = 150;
+        final ByteBuffer[] frames = new ByteBuffer[count];
+        final int[] lengths = new int[count];
+        final byte[][] expected = new byte[count][];
+        for (int i = 0; i < count; i++)
+        {
+            lengths[i] = 60 + i * 37;
+            expected[i] = frame(b.mac(), a.mac(), lengths[i], 100 + i);
+            ByteBuffer.wrap(expected[i]).putInt(AoeHeader.TAG_OFFSET, i);
+            frames[i] = direct(expected[i]);
+        }
+        assertEquals(count, a.sendBatch(frames, lengths, count), "frames the batch sent");
+        final List<byte[]> received = atB.take(count);
+        assertEquals(count, received.size(), "frames lost from a batch");
+        for (int i = 0; i < count; i++)
+        {
+            assertArrayEquals(expected[i], received.get(i), "frame " + i + " of the batch");
+        }
+        assertEquals(count, a.counters().framesSent.sum(), "each frame of the batch counted");
+    }
+
+    /** A batch mixing heap and direct buffers goes out too (frame by frame), in order. */
+    @Test
+    void shouldSendABatchWithHeapBuffersInOrder() throws Exception
+    {
+        final FrameTransport a = link().a();
+        final FrameTransport b = link().b();
+        final Collector atB = new Collector();
+        b.start(atB);
+        final ByteBuffer[] frames = new ByteBuffer[4];
+        final int[] lengths = {60, 200, 1060, 9014};
+        for (int i = 0; i < frames.length; i++)
+        {
+            final byte[] bytes = frame(b.mac(), a.mac(), lengths[i], 200 + i);
+            ByteBuffer.wrap(bytes).putInt(AoeHeader.TAG_OFFSET, i);
+            frames[i] = i % 2 == 0 ? ByteBuffer.wrap(bytes) : direct(bytes);
+        }
+        assertEquals(frames.length, a.sendBatch(frames, lengths, frames.length));
+        final List<byte[]> received = atB.take(frames.length);
+        assertEquals(frames.length, received.size());
+        for (int i = 0; i < frames.length; i++)
+        {
+            assertEquals(i, ByteBuffer.wrap(received.get(i)).getInt(AoeHeader.TAG_OFFSET), "frame order");
+            assertEquals(lengths[i], received.get(i).length);
+        }
+    }
+
+    @Test
+    void shouldSendNothingOfABatchWhenTheLinkIsDown() throws Exception
+    {
+        final FrameTransport a = link().a();
+        final FrameTransport b = link().b();
+        a.start(new Collector());
+        b.start(new Collector());
+        link().takeDownA();
+        await(() -> !a.isUp(), "A to report the link down");
+        final ByteBuffer one = direct(frame(b.mac(), a.mac(), 60, 7));
+        assertEquals(0, a.sendBatch(new ByteBuffer[] {one, one, one}, new int[] {60, 60, 60}, 3), "frames sent on a down link");
+        link().bringUpA();
+    }
+
     @Test
     void shouldReturnFalseInsteadOfThrowingWhenTheLinkIsDown() throws Exception
     {
