@@ -31,15 +31,19 @@ import org.slf4j.LoggerFactory;
  * would queue AoE frames from every interface during the gap before {@code bind}.
  * {@code PACKET_IGNORE_OUTGOING} hides our own transmissions.
  *
- * <p>Receiving: {@code recv(MSG_DONTWAIT)} while frames are queued (one system call per frame, as
- * in C); when the queue is empty the receive thread waits in {@code poll} on the socket and an
+ * <p>Receiving: one non-blocking {@code recvmmsg} takes everything queued, up to
+ * {@value #RECEIVE_BATCH} frames (a burst of replies costs one system call, not one each); when
+ * the queue is empty the receive thread waits in {@code poll} on the socket and an
  * {@code eventfd} that {@link #close} writes, so an idle NIC costs no wake-ups at all (a receive
  * timeout used to wake every receive thread 20 times a second) and a close is seen at once. The
- * poll is still bounded ({@value #POLL_TIMEOUT_MILLIS} ms) as a safety net.
+ * poll is still bounded ({@value #POLL_TIMEOUT_MILLIS} ms) as a safety net. Sending: {@link #send}
+ * one frame, or {@link #sendBatch} a round of frames in one {@code sendmmsg}, both
+ * {@code MSG_DONTWAIT}.
  *
- * <p>Threading: the receive agent "aoe-rx-&lt;ifname&gt;" owns the receive buffer and is the only
- * caller of {@code recv}; it calls the handler. {@link #send} may be called from any number of
- * threads at once: each thread stages through its own native buffer, and a {@link StampedLock}
+ * <p>Threading: the receive agent "aoe-rx-&lt;ifname&gt;" owns the receive buffers and is the only
+ * caller of {@code recvmmsg}; it calls the handler. {@link #send} and {@link #sendBatch} may be
+ * called from any number of threads at once: each thread stages through its own native buffer
+ * and message array, and a {@link StampedLock}
  * read stamp (a CAS, never a wait) keeps the descriptor open while a send is in the kernel.
  * {@link #close} may be called from any thread, including from inside the handler (lifecycle:
  * {@link KernelTransport}).
@@ -48,7 +52,7 @@ public final class AfPacketTransport extends KernelTransport
 {
     /** The longest one {@code poll} of an idle receive thread lasts; a close wakes it at once anyway. */
     static final int POLL_TIMEOUT_MILLIS = 5000;
-    /** Frames one duty cycle of the receive agent takes at most. */
+    /** Frames one recvmmsg takes at most (the receive buffers: this many frames of the MTU). */
     static final int RECEIVE_BATCH = 64;
     /** Requested socket buffer sizes; as root we force them past {@code net.core.rmem_max}. */
     static final int SOCKET_BUFFER_BYTES = 4 << 20;
@@ -66,8 +70,13 @@ public final class AfPacketTransport extends KernelTransport
     /** Receive thread only: {@code struct pollfd[2]} for the socket and {@link #wakeFd}. */
     private final MemorySegment pollFds;
     private final Arena arena = Arena.ofShared();
-    private final MemorySegment receiveSegment;
-    private final ByteBuffer receiveView;
+    /** Receive thread only: {@value #RECEIVE_BATCH} frame buffers, their views, and the recvmmsg messages over them. */
+    private final ByteBuffer[] receiveViews = new ByteBuffer[RECEIVE_BATCH];
+    private final long receiveFrameBytes;
+    private final MemorySegment receiveMessages;
+    /** Receive thread only: frames in the last batch, and the index of the first not yet delivered. */
+    private int received;
+    private int undelivered;
     private final MemorySegment receiveErrno;
     private final StampedLock sendGate = new StampedLock();
 
@@ -102,8 +111,13 @@ public final class AfPacketTransport extends KernelTransport
             pollFds = arena.allocate(16, 8);
             Libc.preparePoll(pollFds, fd, wakeFd);
             final int size = (int)Math.max(MIN_RECEIVE_BUFFER, (long)mtu + 14 + 4);
-            receiveSegment = arena.allocate(size, 64);
-            receiveView = receiveSegment.asByteBuffer();
+            receiveFrameBytes = (size + 63) & ~63L;
+            final MemorySegment buffers = arena.allocate(receiveFrameBytes * RECEIVE_BATCH, 64);
+            for (int i = 0; i < RECEIVE_BATCH; i++)
+            {
+                receiveViews[i] = buffers.asSlice(i * receiveFrameBytes, receiveFrameBytes).asByteBuffer();
+            }
+            receiveMessages = Libc.receiveMessages(arena, buffers, receiveFrameBytes, RECEIVE_BATCH);
             receiveErrno = arena.allocate(Libc.CAPTURE_LAYOUT);
         }
         catch (final RuntimeException | Error e)
@@ -284,49 +298,66 @@ public final class AfPacketTransport extends KernelTransport
     }
 
     /**
-     * Up to {@value #RECEIVE_BATCH} frames, each from a non-blocking {@code recv} (so a busy link
-     * costs one system call per frame, as in C). With none queued it waits in {@code poll} until a
-     * frame arrives or {@link #close} signals, and ends the batch. The runner calls this again at
-     * once (no idle strategy: the wait is the {@code poll}).
+     * What the kernel has queued, up to {@value #RECEIVE_BATCH} frames in one non-blocking
+     * {@code recvmmsg} (one system call for a burst of replies, not one per frame), each delivered
+     * in order. With none queued it waits in {@code poll} until a frame arrives or {@link #close}
+     * signals. The runner calls this again at once (no idle strategy: the wait is the {@code poll}).
+     * A handler that throws loses only its frame: its failure ends the duty cycle (for the runner
+     * to count), and the next cycle delivers the rest of the batch before receiving more.
      */
     @Override
     int receiveBatch()
     {
-        int frames = 0;
-        while (frames < RECEIVE_BATCH && !closed)
+        if (closed)
         {
-            final long n = Libc.recv(receiveErrno, fd, receiveSegment, receiveSegment.byteSize());
-            if (n < 0)
+            return 0;
+        }
+        if (undelivered < received)
+        {
+            return deliverReceived();
+        }
+        final int n = Libc.recvmmsg(receiveErrno, fd, receiveMessages, RECEIVE_BATCH);
+        if (n < 0)
+        {
+            final int errno = Libc.errno(receiveErrno);
+            if (errno == Libc.EAGAIN || errno == Libc.EINTR)
             {
-                final int errno = Libc.errno(receiveErrno);
-                if (errno == Libc.EAGAIN || errno == Libc.EINTR)
-                {
-                    failuresInARow = 0;  // the socket works, the link is just quiet
-                    if (frames == 0 && !closed)
-                    {
-                        awaitFrame();
-                    }
-                    break;               // let the runner look at the closed flag
-                }
-                onReceiveError(errno);
-                break;
+                failuresInARow = 0;  // the socket works, the link is just quiet
+                awaitFrame();
+                return 0;            // let the runner look at the closed flag
             }
-            frames++;
-            failuresInARow = 0;
-            final int length = (int)n;
-            if (length > receiveSegment.byteSize())
+            onReceiveError(errno);
+            return 0;
+        }
+        failuresInARow = 0;
+        received = n;
+        undelivered = 0;
+        return deliverReceived();
+    }
+
+    /** Delivers the frames of the last batch not yet delivered; a throwing handler's failure leaves the rest for the next call. */
+    private int deliverReceived()
+    {
+        int n = 0;
+        while (undelivered < received && !closed)
+        {
+            final int i = undelivered++;
+            n++;
+            final int length = Libc.receivedLength(receiveMessages, i);
+            if (length > receiveFrameBytes)
             {
                 // MSG_TRUNC reports the real length: larger than our buffer means the MTU grew after open.
                 lastReceiveErrno = Libc.EMSGSIZE;
                 counters.receiveErrors.increment();
                 continue;
             }
-            if (!closed && Transports.isForStation(receiveView, length, mac))
+            final ByteBuffer view = receiveViews[i];
+            if (Transports.isForStation(view, length, mac))
             {
-                deliver(receiveView, length);
+                deliver(view, length);
             }
         }
-        return frames;
+        return n;
     }
 
     /** Receive thread: waits until the socket has a frame, {@link #close} signals, or the safety bound passes. */
@@ -410,11 +441,11 @@ public final class AfPacketTransport extends KernelTransport
         private static final MethodHandle SOCKET;
         private static final MethodHandle BIND;
         private static final MethodHandle SETSOCKOPT;
-        private static final MethodHandle RECV;
         private static final MethodHandle SEND;
         private static final MethodHandle CLOSE;
         private static final MethodHandle POLL;
         private static final MethodHandle SENDMMSG;
+        private static final MethodHandle RECVMMSG;
         private static final MethodHandle EVENTFD;
         private static final MethodHandle EVENTFD_WRITE;
         private static final MethodHandle STRERROR;
@@ -430,10 +461,11 @@ public final class AfPacketTransport extends KernelTransport
             BIND = downcall(linker, "bind", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT), errno);
             SETSOCKOPT = downcall(linker, "setsockopt",
                 FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT), errno);
-            RECV = downcall(linker, "recv", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT), errno);
             SEND = downcall(linker, "send", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT), errno);
             CLOSE = linker.downcallHandle(linker.defaultLookup().findOrThrow("close"), FunctionDescriptor.of(JAVA_INT, JAVA_INT));
             POLL = downcall(linker, "poll", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT), errno);
+            RECVMMSG = downcall(linker, "recvmmsg",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS), errno);
             SENDMMSG = downcall(linker, "sendmmsg", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), errno);
             EVENTFD = downcall(linker, "eventfd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), errno);
             EVENTFD_WRITE = linker.downcallHandle(linker.defaultLookup().findOrThrow("eventfd_write"),
@@ -565,18 +597,6 @@ public final class AfPacketTransport extends KernelTransport
             }
         }
 
-        static long recv(final MemorySegment capture, final int fd, final MemorySegment buffer, final long size)
-        {
-            try
-            {
-                return (long)RECV.invokeExact(capture, fd, buffer, size, MSG_TRUNC | MSG_DONTWAIT);
-            }
-            catch (final Throwable t)
-            {
-                throw new IllegalStateException("recv downcall failed", t);
-            }
-        }
-
         static long send(final MemorySegment capture, final int fd, final MemorySegment buffer, final int length)
         {
             try
@@ -631,6 +651,44 @@ public final class AfPacketTransport extends KernelTransport
             catch (final Throwable t)
             {
                 throw new IllegalStateException("poll downcall failed", t);
+            }
+        }
+
+        /**
+         * {@code struct mmsghdr[count]} in {@code arena}, message {@code i} receiving into bytes
+         * {@code [i * frameBytes, (i + 1) * frameBytes)} of {@code buffers} through its own iovec.
+         */
+        static MemorySegment receiveMessages(final Arena arena, final MemorySegment buffers, final long frameBytes, final int count)
+        {
+            final MemorySegment messages = arena.allocate(SenderState.MMSGHDR_BYTES * count, 8);
+            final MemorySegment iovecs = arena.allocate(SenderState.IOVEC_BYTES * count, 8);
+            for (int i = 0; i < count; i++)
+            {
+                final long iov = i * SenderState.IOVEC_BYTES;
+                iovecs.set(ADDRESS, iov, buffers.asSlice(i * frameBytes, frameBytes));
+                iovecs.set(JAVA_LONG, iov + 8, frameBytes);
+                messages.set(ADDRESS, i * SenderState.MMSGHDR_BYTES + SenderState.MSG_IOV, iovecs.asSlice(iov, SenderState.IOVEC_BYTES));
+                messages.set(JAVA_LONG, i * SenderState.MMSGHDR_BYTES + SenderState.MSG_IOVLEN, 1L);
+            }
+            return messages;
+        }
+
+        /** The length the kernel reported for received message {@code i} (the real frame length, MSG_TRUNC). */
+        static int receivedLength(final MemorySegment messages, final int i)
+        {
+            return messages.get(JAVA_INT, i * SenderState.MMSGHDR_BYTES + SenderState.MSG_LEN);
+        }
+
+        /** recvmmsg(2) into the prepared messages, MSG_DONTWAIT | MSG_TRUNC: how many frames, or -1. */
+        static int recvmmsg(final MemorySegment capture, final int fd, final MemorySegment messages, final int count)
+        {
+            try
+            {
+                return (int)RECVMMSG.invokeExact(capture, fd, messages, count, MSG_TRUNC | MSG_DONTWAIT, MemorySegment.NULL);
+            }
+            catch (final Throwable t)
+            {
+                throw new IllegalStateException("recvmmsg downcall failed", t);
             }
         }
 
@@ -691,8 +749,10 @@ public final class AfPacketTransport extends KernelTransport
             static final long MMSGHDR_BYTES = 64;
             /** struct iovec on LP64: base pointer + length. */
             static final long IOVEC_BYTES = 16;
-            private static final long MSG_IOV = 16;
-            private static final long MSG_IOVLEN = 24;
+            static final long MSG_IOV = 16;
+            static final long MSG_IOVLEN = 24;
+            /** mmsghdr.msg_len: after the 56-byte msghdr. */
+            static final long MSG_LEN = 56;
 
             /** struct mmsghdr[BATCH], each with one iovec of {@link #iovecs}; names and control data stay null. */
             final MemorySegment messages;
