@@ -78,10 +78,14 @@ public final class AoeTarget implements AutoCloseable
     private final TargetResponder[] responders;
     private final TargetReceiver[] receivers;
     private final List<AgentRunner> workers = new ArrayList<>();
+    /** Reads the receive threads answer from the page cache themselves; null when every read goes to the workers. */
+    private final CachedReads cachedReads;
     private boolean closed;
 
-    private AoeTarget(final TargetOptions options, final FileChannel channel, final long fileSectors, final List<FrameTransport> transports)
+    private AoeTarget(final TargetOptions options, final FileChannel channel, final long fileSectors, final List<FrameTransport> transports,
+        final CachedReads cachedReads)
     {
+        this.cachedReads = cachedReads;
         this.options = options;
         this.channel = channel;
         this.transports = List.copyOf(transports);
@@ -102,7 +106,8 @@ public final class AoeTarget implements AutoCloseable
             final FrameTransport nic = this.transports.get(i);
             responders[i] = new TargetResponder(options, sizeSectors, identifyData, state, counters, nic.mac(), nic.mtu());
             final DiskQueue disk = new DiskQueue(nic, options.bufferCount());
-            receivers[i] = new TargetReceiver(nic, responders[i], disk, counters);
+            receivers[i] = new TargetReceiver(nic, responders[i], disk, counters, cachedReads == null ? null : cachedReads.reader(),
+                options.shelf(), options.slot());
             for (int k = 0; k < options.bufferCount(); k++)
             {
                 final DiskWorker worker = new DiskWorker(disk, k, channel, baseOffset, options, counters);
@@ -120,7 +125,7 @@ public final class AoeTarget implements AutoCloseable
      */
     public static AoeTarget start(final TargetOptions options, final List<? extends FrameTransport> transports) throws IOException
     {
-        return start(options, transports, () -> openFile(options));
+        return start(options, transports, () -> openFile(options), true);
     }
 
     /** Opens the backing store; tests pass a channel of their own (a slow one, to see commands overlap). */
@@ -133,18 +138,30 @@ public final class AoeTarget implements AutoCloseable
     static AoeTarget start(final TargetOptions options, final List<? extends FrameTransport> transports, final ChannelOpener opener)
         throws IOException
     {
+        return start(options, transports, opener, false);
+    }
+
+    /**
+     * @param cachedReadsWanted answer reads the page cache holds on the receive threads, from the
+     *        file named in the options (only when the channel is that file: not for a test's channel)
+     */
+    static AoeTarget start(final TargetOptions options, final List<? extends FrameTransport> transports, final ChannelOpener opener,
+        final boolean cachedReadsWanted) throws IOException
+    {
         if (transports.isEmpty())
         {
             throw new IllegalArgumentException("a target needs at least one interface");
         }
         FileChannel channel = null;
+        CachedReads cachedReads = null;
         AoeTarget target = null;
         try
         {
             channel = opener.open();
             final long fileSectors = channel.size() / SECTOR;
             checkWindow(options, fileSectors);
-            target = new AoeTarget(options, channel, fileSectors, List.copyOf(transports));
+            cachedReads = cachedReadsWanted ? CachedReads.open(options.file(), options.offsetSectors() * SECTOR, options.direct()) : null;
+            target = new AoeTarget(options, channel, fileSectors, List.copyOf(transports), cachedReads);
             target.startParts();
             return target;
         }
@@ -157,6 +174,10 @@ public final class AoeTarget implements AutoCloseable
             else
             {
                 transports.forEach(FrameTransport::close);
+                if (cachedReads != null)
+                {
+                    cachedReads.close();
+                }
                 if (channel != null)
                 {
                     channel.close();
@@ -370,6 +391,12 @@ public final class AoeTarget implements AutoCloseable
         return "AoeTarget[" + describe() + "]";
     }
 
+    /** Reads the receive threads answered from the page cache themselves (tests, diagnostics). */
+    long readsOnReceiveThread()
+    {
+        return counters.readsOnReceiveThread.sum();
+    }
+
     /**
      * Stops receiving (closes the transports, whose receive threads end), closes every disk
      * worker (each finishes and answers the command it holds; commands still queued are dropped,
@@ -394,6 +421,10 @@ public final class AoeTarget implements AutoCloseable
         for (final AgentRunner w : workers)
         {
             w.close();
+        }
+        if (cachedReads != null)
+        {
+            cachedReads.close();
         }
         try
         {

@@ -1,5 +1,6 @@
 package org.aoemp.target;
 
+import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 
 import org.aoemp.protocol.AoeHeader;
@@ -20,6 +21,8 @@ final class DiskCommand
     final ByteBuffer frame;
     /** A view of {@link #frame} whose position and limit the positional I/O moves. */
     final ByteBuffer data;
+    /** The native address of a read's data in {@link #frame} (right after the headers), for reads done outside the channel. */
+    final long dataAddress;
     final AoeHeader header = new AoeHeader();
     final AtaHeader ata = new AtaHeader();
     /** {@link TargetResponder#OP_READ}, {@link TargetResponder#OP_WRITE} or {@link TargetResponder#OP_FLUSH}. */
@@ -33,6 +36,7 @@ final class DiskCommand
     {
         frame = ByteBuffer.allocateDirect(size);
         data = frame.duplicate();
+        dataAddress = MemorySegment.ofBuffer(frame).address() + AtaHeader.DATA_OFFSET;
         header.wrap(frame, 0);
         ata.wrap(frame, 0);
     }

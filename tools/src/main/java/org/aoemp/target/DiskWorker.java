@@ -10,6 +10,7 @@ import org.aoemp.agent.AgentRunner;
 import org.aoemp.agent.Wakeup;
 import org.aoemp.protocol.AoeHeader;
 import org.aoemp.protocol.AtaHeader;
+import org.aoemp.transport.FrameTransport;
 
 /**
  * One I/O thread of a {@link DiskQueue}, as an {@link Agent}: each duty cycle takes one queued
@@ -227,13 +228,24 @@ final class DiskWorker implements Agent
     /** Sends {@code c}'s reply: the request's headers turned around, the status, and {@code length} bytes in all. */
     private void reply(final DiskCommand c, final int status, final int error, final int length)
     {
-        TargetResponder.respond(c.header, heldFrom, nicMac, AoeHeader.FLAG_RESPONSE, shelf, slot);
+        sendReply(c, heldFrom, nicMac, shelf, slot, status, error, length, queue.nic, counters);
+    }
+
+    /**
+     * Turns the request in {@code c} (from {@code from}) into its reply in place, with
+     * {@code status} and {@code error}, and sends {@code length} bytes of it on {@code nic}. Used by
+     * the workers and by a receive thread that answered a cached read itself.
+     */
+    static void sendReply(final DiskCommand c, final long from, final long nicMac, final int shelf, final int slot, final int status,
+        final int error, final int length, final FrameTransport nic, final TargetCounters counters)
+    {
+        TargetResponder.respond(c.header, from, nicMac, AoeHeader.FLAG_RESPONSE, shelf, slot);
         c.ata.cmdStatus(status).errFeature(error).sectorCount(status == TargetResponder.STATUS_OK ? 0 : c.count);
         if ((status & AtaHeader.STATUS_ERR) != 0)
         {
             counters.ataErrors.increment();
         }
-        if (!queue.nic.send(c.frame, TargetResponder.pad(c.frame, length)))
+        if (!nic.send(c.frame, TargetResponder.pad(c.frame, length)))
         {
             counters.sendFailures.increment();
         }

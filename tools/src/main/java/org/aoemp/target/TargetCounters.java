@@ -21,6 +21,8 @@ final class TargetCounters
     final LongAdder busyDrops = new LongAdder();
     final LongAdder ataCommands = new LongAdder();
     final LongAdder sectorsRead = new LongAdder();
+    /** Reads a receive thread answered from the page cache itself (also counted in sectorsRead). */
+    final LongAdder readsOnReceiveThread = new LongAdder();
     final LongAdder sectorsWritten = new LongAdder();
     final LongAdder flushes = new LongAdder();
     final LongAdder ataErrors = new LongAdder();

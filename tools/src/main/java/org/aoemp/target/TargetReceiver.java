@@ -2,6 +2,7 @@ package org.aoemp.target;
 
 import java.nio.ByteBuffer;
 
+import org.aoemp.protocol.AtaHeader;
 import org.aoemp.transport.FrameHandler;
 import org.aoemp.transport.FrameTransport;
 
@@ -10,7 +11,8 @@ import org.aoemp.transport.FrameTransport;
  * {@link TargetResponder} decide, sends what needs no disk (config, masks, reservations,
  * IDENTIFY, CHECK POWER, errors) at once from the responder's buffer, and copies a command that
  * needs the disk (read, write, flush) into a free {@link DiskCommand} of the NIC's
- * {@link DiskQueue} for its workers. It never waits: with every buffer of the NIC held, the
+ * {@link DiskQueue} for its workers; a read whose data the page cache holds it answers itself
+ * ({@link CachedReads}), saving the hand-off to a worker. It never waits: with every buffer of the NIC held, the
  * command is dropped (counted in {@code busyDrops}), as the protocol allows. Nothing is
  * allocated and nothing locks per frame.
  *
@@ -23,13 +25,23 @@ final class TargetReceiver implements FrameHandler
     private final TargetResponder responder;
     private final DiskQueue disk;
     private final TargetCounters counters;
+    private final CachedReads.Reader cachedReads;
+    private final int shelf;
+    private final int slot;
 
-    TargetReceiver(final FrameTransport nic, final TargetResponder responder, final DiskQueue disk, final TargetCounters counters)
+    /**
+     * @param cachedReads reads the page cache can serve, answered here without the workers; null: every read goes to them
+     */
+    TargetReceiver(final FrameTransport nic, final TargetResponder responder, final DiskQueue disk, final TargetCounters counters,
+        final CachedReads.Reader cachedReads, final int shelf, final int slot)
     {
         this.nic = nic;
         this.responder = responder;
         this.disk = disk;
         this.counters = counters;
+        this.cachedReads = cachedReads;
+        this.shelf = shelf;
+        this.slot = slot;
     }
 
     @Override
@@ -64,6 +76,15 @@ final class TargetReceiver implements FrameHandler
         c.op = responder.diskOp();
         c.lba = responder.diskLba();
         c.count = responder.diskCount();
+        if (c.op == TargetResponder.OP_READ && cachedReads != null && cachedReads.read(c.dataAddress, c.count * AtaHeader.SECTOR_SIZE, c.lba))
+        {
+            counters.sectorsRead.add(c.count);
+            counters.readsOnReceiveThread.increment();
+            DiskWorker.sendReply(c, c.header.src(), nic.mac(), shelf, slot, TargetResponder.STATUS_OK, 0,
+                AtaHeader.DATA_OFFSET + c.count * AtaHeader.SECTOR_SIZE, nic, counters);
+            disk.release(c);
+            return;
+        }
         disk.submit(c);
     }
 }

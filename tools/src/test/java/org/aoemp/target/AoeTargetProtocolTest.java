@@ -746,7 +746,9 @@ class AoeTargetProtocolTest
         started();
         final var threads = (com.sun.management.ThreadMXBean)ManagementFactory.getThreadMXBean();
         final int frames = 20_000;
-        runReads(frames);  // warm up: JIT, worker thread locals, hub pools
+        runReads(frames);  // warm up: JIT (the receive thread now reads cached data itself: its downcall needs C2), worker thread locals, hub pools
+        runReads(frames);
+        runReads(frames);
         final long[] ids = Thread.getAllStackTraces().keySet().stream()
             .filter(t -> t.getName().startsWith("aoe-target-io-") || t.getName().equals("aoe-rx-tgt"))
             .mapToLong(Thread::threadId).toArray();
