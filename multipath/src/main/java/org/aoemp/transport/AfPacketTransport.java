@@ -77,6 +77,8 @@ public final class AfPacketTransport extends KernelTransport
     /** Receive thread only: frames in the last batch, and the index of the first not yet delivered. */
     private int received;
     private int undelivered;
+    /** Receive thread only: the last recvmmsg took fewer frames than it could, so the queue was empty then. */
+    private boolean drained;
     private final MemorySegment receiveErrno;
     private final StampedLock sendGate = new StampedLock();
 
@@ -316,6 +318,14 @@ public final class AfPacketTransport extends KernelTransport
         {
             return deliverReceived();
         }
+        if (drained)
+        {
+            // the last batch emptied the queue: wait in poll first (it returns at once if frames came
+            // meanwhile) rather than pay a recvmmsg that would most likely say EAGAIN
+            drained = false;
+            awaitFrame();
+            return 0;
+        }
         final int n = Libc.recvmmsg(receiveErrno, fd, receiveMessages, RECEIVE_BATCH);
         if (n < 0)
         {
@@ -332,6 +342,7 @@ public final class AfPacketTransport extends KernelTransport
         failuresInARow = 0;
         received = n;
         undelivered = 0;
+        drained = n < RECEIVE_BATCH;
         return deliverReceived();
     }
 
