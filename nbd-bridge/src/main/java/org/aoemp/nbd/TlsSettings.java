@@ -134,7 +134,7 @@ public final class TlsSettings
                 .protocols("TLSv1.3", "TLSv1.2");
             if (verify)
             {
-                b.trustManager(certificates(ca).toArray(X509Certificate[]::new)).clientAuth(ClientAuth.REQUIRE);
+                b.trustManager(ClientCaTrust.of(certificates(ca))).clientAuth(ClientAuth.REQUIRE);
             }
             return new TlsSettings(mode, directory, b.build(), verify);
         }
