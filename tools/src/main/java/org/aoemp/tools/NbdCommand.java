@@ -160,7 +160,8 @@ final class NbdCommand implements Callable<Integer>
                 out.printf("export %-8s %s  %d bytes%n", "\"" + e.getKey() + "\"", server.uri(e.getKey()), e.getValue().size());
             }
             out.printf("serving NBD on %s (default export \"%s\")%n", NbdAccess.where(server), exports.keySet().iterator().next());
-            out.printf("next: %s   (or: nbdinfo '%s')%n", NbdAccess.nbdClientHint(server), server.uri());
+            final String uri = server.uri().contains("?") ? "'" + server.uri() + "'" : server.uri();
+            out.printf("next: %s   (or: nbdinfo %s)%n", NbdAccess.nbdClientHint(server), uri);
             out.flush();
             LOG.info("ready: serving {} on {}", String.join(", ", exports.keySet()), server.uri());
             ShutdownCoordinator.Event event;
