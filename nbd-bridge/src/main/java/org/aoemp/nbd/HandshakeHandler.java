@@ -27,6 +27,11 @@ import org.slf4j.LoggerFactory;
  * {@link ServerConfig#maxOptions()} options, or no GO within the handshake timeout. Malformed or
  * unsupported options get an error reply and the handshake goes on.
  *
+ * <p>TLS ({@link TlsSettings}): STARTTLS is refused when TLS is off; otherwise it is acknowledged
+ * in the clear and an {@code SslHandler} goes first in the pipeline, so every later option and
+ * the whole transmission phase are encrypted. Under {@code require}, every option but STARTTLS
+ * and ABORT before that gets NBD_REP_ERR_TLS_REQD (EXPORT_NAME, which has no error reply, closes).
+ *
  * <p>Thread: the channel's event loop only.
  */
 final class HandshakeHandler extends ByteToMessageDecoder

@@ -58,6 +58,10 @@ import org.slf4j.LoggerFactory;
  * Netty's epoll transport is used when its native library loads, NIO otherwise. Devices are
  * shared by every connection and never closed by the server.
  *
+ * <p>Who may connect ({@link Builder#listen(List)}, {@link Builder#allow}, {@link Builder#tls}):
+ * the server listens on one or more TCP addresses and Unix-domain sockets; TCP clients outside
+ * the allow-list are closed before the greeting; TLS is negotiated with NBD_OPT_STARTTLS.
+ *
  * <p>Exports may be added and removed while the server runs ({@link #addExport},
  * {@link #removeExport}); connections on other exports are not touched. The server may also
  * serve a listening socket it inherited (systemd socket activation, {@link Builder#inheritedFd}).

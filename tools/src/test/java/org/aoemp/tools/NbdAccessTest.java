@@ -23,6 +23,7 @@ import java.util.regex.Pattern;
 import org.aoemp.nbd.ListenAddress;
 import org.aoemp.testing.Prerequisites;
 import org.aoemp.testing.ProcessRunner;
+import org.aoemp.testing.RealPeer;
 import org.aoemp.testing.TestCertificates;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -70,6 +71,7 @@ class NbdAccessTest
     }
 
     @Test
+    @RealPeer
     void aoeNbdServesTlsOnAUnixSocketRefusesClientsOutsideTheAllowListAndRemovesTheSocketAtExit() throws Exception
     {
         Prerequisites.requireCommand("nbdinfo", "libnbd-bin");
@@ -115,6 +117,7 @@ class NbdAccessTest
     }
 
     @Test
+    @RealPeer
     void listeningOnTheWildcardWithoutTlsOrAllowListIsWarnedAbout() throws Exception
     {
         final Path log = dir.resolve("open.log");

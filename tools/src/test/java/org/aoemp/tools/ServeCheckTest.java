@@ -117,6 +117,7 @@ class ServeCheckTest
     }
 
     @Test
+    @org.aoemp.testing.RealPeer
     void theAccessKeysPassWithRealCertificates() throws Exception
     {
         final org.aoemp.testing.TestCertificates certs = org.aoemp.testing.TestCertificates.create(dir.resolve("pki"));
