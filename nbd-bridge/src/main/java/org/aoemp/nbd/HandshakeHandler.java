@@ -10,6 +10,7 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.ByteToMessageDecoder;
+import io.netty.handler.ssl.SslHandler;
 import io.netty.util.concurrent.ScheduledFuture;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -26,6 +27,11 @@ import org.slf4j.LoggerFactory;
  * {@link ServerConfig#maxOptions()} options, or no GO within the handshake timeout. Malformed or
  * unsupported options get an error reply and the handshake goes on.
  *
+ * <p>TLS ({@link TlsSettings}): STARTTLS is refused when TLS is off; otherwise it is acknowledged
+ * in the clear and an {@code SslHandler} goes first in the pipeline, so every later option and
+ * the whole transmission phase are encrypted. Under {@code require}, every option but STARTTLS
+ * and ABORT before that gets NBD_REP_ERR_TLS_REQD (EXPORT_NAME, which has no error reply, closes).
+ *
  * <p>Thread: the channel's event loop only.
  */
 final class HandshakeHandler extends ByteToMessageDecoder
@@ -38,6 +44,9 @@ final class HandshakeHandler extends ByteToMessageDecoder
     }
 
     private final ServerConfig config;
+    private final TlsSettings tls;
+    /** Set once STARTTLS was accepted: everything after its reply is inside TLS. */
+    private boolean secured;
     private State state = State.CLIENT_FLAGS;
     private boolean fixedNewstyle;
     private boolean noZeroes;
@@ -46,9 +55,10 @@ final class HandshakeHandler extends ByteToMessageDecoder
     private int optionLength;
     private ScheduledFuture<?> timeout;
 
-    HandshakeHandler(final ServerConfig config)
+    HandshakeHandler(final ServerConfig config, final TlsSettings tls)
     {
         this.config = config;
+        this.tls = tls;
     }
 
     @Override
@@ -156,7 +166,15 @@ final class HandshakeHandler extends ByteToMessageDecoder
                     return false;
                 }
                 state = State.OPTION_HEADER;
+                final boolean wasSecured = secured;
                 handleOption(ctx, option, in.readSlice(optionLength));
+                if (secured && !wasSecured && in.isReadable())
+                {
+                    // The client must wait for the STARTTLS reply; bytes already here were sent in the clear.
+                    fail(ctx, "data after STARTTLS before its reply");
+                    in.skipBytes(in.readableBytes());
+                    return false;
+                }
                 return state != State.DONE;
             }
             case DONE ->
@@ -176,6 +194,23 @@ final class HandshakeHandler extends ByteToMessageDecoder
             fail(ctx, "option " + optionName(option) + " from a client without FIXED_NEWSTYLE");
             return;
         }
+        if (tls.mode() == TlsSettings.Mode.REQUIRE && !secured && option != OPT_STARTTLS && option != OPT_ABORT)
+        {
+            if (option == OPT_EXPORT_NAME)
+            {
+                // EXPORT_NAME has no error reply: closing is the only refusal.
+                LOG.info("NBD client {} refused: EXPORT_NAME without TLS, which this server requires", ctx.channel().remoteAddress());
+                fail(ctx, "EXPORT_NAME without TLS");
+                return;
+            }
+            if (option == OPT_GO)
+            {
+                LOG.info("NBD client {} refused: GO without TLS, which this server requires", ctx.channel().remoteAddress());
+            }
+            reply(ctx, writeError(ctx.alloc().buffer(), option, REP_ERR_TLS_REQD,
+                "this server requires TLS: send STARTTLS first (e.g. nbds:// or nbd-client -certfile/-keyfile/-cacertfile)"));
+            return;
+        }
         switch (option)
         {
             case OPT_EXPORT_NAME -> exportName(ctx, data);
@@ -187,11 +222,78 @@ final class HandshakeHandler extends ByteToMessageDecoder
                 ctx.writeAndFlush(writeAck(ctx.alloc().buffer(OPTION_REPLY_HEADER_LENGTH), option))
                     .addListener(ChannelFutureListener.CLOSE);
             }
-            case OPT_STARTTLS -> reply(ctx, writeError(ctx.alloc().buffer(), option, REP_ERR_UNSUP,
-                "TLS is not supported by this server"));
+            case OPT_STARTTLS -> startTls(ctx, data);
             default -> reply(ctx, writeError(ctx.alloc().buffer(), option, REP_ERR_UNSUP,
                 optionName(option) + " is not supported by this server"));
         }
+    }
+
+    /**
+     * STARTTLS: reply in the clear, then put TLS under the handshake; the client's next bytes are
+     * its TLS ClientHello. The handshake timeout still bounds the whole negotiation.
+     */
+    private void startTls(final ChannelHandlerContext ctx, final ByteBuf data)
+    {
+        if (tls.mode() == TlsSettings.Mode.OFF)
+        {
+            reply(ctx, writeError(ctx.alloc().buffer(), OPT_STARTTLS, REP_ERR_UNSUP, "TLS is off on this server"));
+            return;
+        }
+        if (secured)
+        {
+            reply(ctx, writeError(ctx.alloc().buffer(), OPT_STARTTLS, REP_ERR_INVALID, "TLS is already on"));
+            return;
+        }
+        if (data.isReadable())
+        {
+            reply(ctx, writeError(ctx.alloc().buffer(), OPT_STARTTLS, REP_ERR_INVALID, "STARTTLS takes no data"));
+            return;
+        }
+        secured = true;
+        final SslHandler handler = tls.newHandler(ctx.alloc());
+        // First in the pipeline, next to the socket; it sends its first write (the reply below) in the clear.
+        ctx.pipeline().addFirst("tls", handler);
+        final Object peer = ctx.channel().remoteAddress();
+        handler.handshakeFuture().addListener(f ->
+        {
+            if (f.isSuccess())
+            {
+                LOG.debug("NBD client {}: TLS {} {}{}", peer, handler.engine().getSession().getProtocol(),
+                    handler.engine().getSession().getCipherSuite(), tls.verifiesClients() ? ", certificate " + peerName(handler) : "");
+            }
+            else if (f.cause() instanceof java.nio.channels.ClosedChannelException)
+            {
+                LOG.debug("NBD client {} closed the connection during the TLS handshake", peer);
+            }
+            else
+            {
+                LOG.warn("NBD client {} refused: TLS handshake failed: {}", peer, rootMessage(f.cause()));
+            }
+        });
+        reply(ctx, writeAck(ctx.alloc().buffer(OPTION_REPLY_HEADER_LENGTH), OPT_STARTTLS));
+    }
+
+    private static String peerName(final SslHandler handler)
+    {
+        try
+        {
+            return ((java.security.cert.X509Certificate)handler.engine().getSession().getPeerCertificates()[0])
+                .getSubjectX500Principal().getName();
+        }
+        catch (final javax.net.ssl.SSLPeerUnverifiedException | RuntimeException e)
+        {
+            return "(none)";
+        }
+    }
+
+    private static String rootMessage(final Throwable t)
+    {
+        Throwable c = t;
+        while (c.getCause() != null && c.getCause() != c)
+        {
+            c = c.getCause();
+        }
+        return c.getMessage() == null ? c.toString() : c.getMessage();
     }
 
     private void exportName(final ChannelHandlerContext ctx, final ByteBuf data)
@@ -314,7 +416,29 @@ final class HandshakeHandler extends ByteToMessageDecoder
     @Override
     public void exceptionCaught(final ChannelHandlerContext ctx, final Throwable cause)
     {
-        LOG.warn("{}: handshake failed unexpectedly; closing", ctx.channel(), cause);
+        if (secured && (cause instanceof javax.net.ssl.SSLException || cause.getCause() instanceof javax.net.ssl.SSLException))
+        {
+            // A failed TLS handshake or a broken record: the handshake listener has logged it.
+            LOG.debug("{}: TLS error: {}", ctx.channel(), cause.toString());
+            if (state != State.DONE)
+            {
+                fail(ctx, "TLS error");
+            }
+            else
+            {
+                ctx.close();
+            }
+            return;
+        }
+        if (cause instanceof java.io.IOException)
+        {
+            // The client reset or vanished mid-handshake: its business, not a server fault.
+            LOG.debug("{}: connection lost during the handshake: {}", ctx.channel(), cause.toString());
+        }
+        else
+        {
+            LOG.warn("{}: handshake failed unexpectedly; closing", ctx.channel(), cause);
+        }
         if (state != State.DONE)
         {
             fail(ctx, cause.toString());

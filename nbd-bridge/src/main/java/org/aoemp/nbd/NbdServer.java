@@ -23,15 +23,16 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.ServerChannel;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerDomainSocketChannel;
 import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.GlobalEventExecutor;
@@ -56,6 +57,10 @@ import org.slf4j.LoggerFactory;
  * after GO becomes {@code FlushConsolidationHandler → RequestDecoder → TransmissionHandler}.
  * Netty's epoll transport is used when its native library loads, NIO otherwise. Devices are
  * shared by every connection and never closed by the server.
+ *
+ * <p>Who may connect ({@link Builder#listen(List)}, {@link Builder#allow}, {@link Builder#tls}):
+ * the server listens on one or more TCP addresses and Unix-domain sockets; TCP clients outside
+ * the allow-list are closed before the greeting; TLS is negotiated with NBD_OPT_STARTTLS.
  *
  * <p>Exports may be added and removed while the server runs ({@link #addExport},
  * {@link #removeExport}); connections on other exports are not touched. The server may also
@@ -84,7 +89,13 @@ public final class NbdServer implements AutoCloseable
     }
 
     private final EventLoopGroup group;
-    private final Channel serverChannel;
+    /** One per listen address (or the inherited socket), in the order given; the first names {@link #uri}. */
+    private final List<Channel> serverChannels = new ArrayList<>();
+    /** The Unix-domain sockets this server created, removed when it closes. */
+    private final List<java.nio.file.Path> unixSockets = new ArrayList<>();
+    private final AllowList allow;
+    private final TlsSettings tls;
+    private final RateLimitedLog refusals = new RateLimitedLog(LOG);
     private final ChannelGroup connections;
     private final ServerConfig config;
     private final boolean epoll;
@@ -99,17 +110,24 @@ public final class NbdServer implements AutoCloseable
         this.closeTimeout = b.closeTimeout;
         this.readOnly = b.readOnly;
         this.inheritedFd = b.inheritedFd;
+        this.allow = b.allow;
+        this.tls = b.tls;
+        final boolean unix = b.listens.stream().anyMatch(l -> l instanceof ListenAddress.Unix);
         if (inheritedFd >= 0 && b.transport == Transport.NIO)
         {
             throw new IllegalArgumentException("an inherited socket needs the epoll transport, not NIO");
+        }
+        if (unix && b.transport == Transport.NIO)
+        {
+            throw new IllegalArgumentException("a Unix-domain socket needs the epoll transport, not NIO");
         }
         this.epoll = switch (b.transport)
         {
             case AUTO ->
             {
-                if (inheritedFd >= 0)
+                if (inheritedFd >= 0 || unix)
                 {
-                    // Only epoll can wrap a file descriptor; say why when its native library does not load.
+                    // Only epoll can wrap a file descriptor or serve a Unix socket; say why when its native library does not load.
                     Epoll.ensureAvailability();
                     yield true;
                 }
@@ -123,52 +141,120 @@ public final class NbdServer implements AutoCloseable
             case NIO -> false;
         };
         final IoHandlerFactory handlers = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
-        final Class<? extends ServerChannel> channelClass = epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
         this.group = new MultiThreadIoEventLoopGroup(b.ioThreads, handlers);
         this.connections = new DefaultChannelGroup("nbd-connections", GlobalEventExecutor.INSTANCE);
         try
         {
-            final ServerBootstrap bootstrap = new ServerBootstrap().group(group);
             if (inheritedFd >= 0)
             {
                 // Already bound and listening (systemd did both): wrap it and register, do not bind.
                 final int fd = inheritedFd;
-                bootstrap.channelFactory(() -> new EpollServerSocketChannel(fd));
+                serverChannels.add(tcpBootstrap(b).channelFactory(() -> new EpollServerSocketChannel(fd)).register()
+                    .syncUninterruptibly().channel());
             }
             else
             {
-                bootstrap.channel(channelClass);
-            }
-            bootstrap
-                .option(ChannelOption.SO_REUSEADDR, true)
-                .option(ChannelOption.SO_BACKLOG, 128)
-                .childOption(ChannelOption.TCP_NODELAY, true)
-                .childOption(ChannelOption.ALLOCATOR, b.allocator == null ? defaultAllocator() : b.allocator)
-                // Reads grow up to 1 MiB so a large WRITE arrives in a few syscalls, not one per 64 KiB.
-                .childOption(ChannelOption.RCVBUF_ALLOCATOR, new AdaptiveRecvByteBufAllocator(512, 16 * 1024, 1 << 20))
-                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(b.lowWaterMark, b.highWaterMark))
-                .childHandler(new ChannelInitializer<>()
+                for (final ListenAddress l : b.listens)
                 {
-                    @Override
-                    protected void initChannel(final Channel ch)
+                    serverChannels.add(switch (l)
                     {
-                        connections.add(ch);
-                        final long opened = System.nanoTime();
-                        ch.closeFuture().addListener(f -> logClosed(ch, opened));
-                        ch.pipeline()
-                            .addLast("flush", new FlushConsolidationHandler(256, true))
-                            .addLast("nbd-handshake", new HandshakeHandler(config));
-                    }
-                });
-            this.serverChannel = (inheritedFd >= 0 ? bootstrap.register() : bootstrap.bind(b.listen)).syncUninterruptibly().channel();
+                        case ListenAddress.Tcp t -> tcpBootstrap(b).channel(epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class)
+                            .bind(t.resolve()).syncUninterruptibly().channel();
+                        case ListenAddress.Unix u -> bindUnix(b, u.path());
+                    });
+                }
+            }
         }
         catch (final RuntimeException e)
         {
+            serverChannels.forEach(ch -> ch.close().awaitUninterruptibly());
+            removeUnixSockets();
             group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS).syncUninterruptibly();
             throw e;
         }
-        LOG.info("NBD server on {} ({}{}), exports {}", serverChannel.localAddress(), epoll ? "epoll" : "nio",
-            inheritedFd >= 0 ? ", inherited socket fd " + inheritedFd : "", exportNames());
+        final List<String> where = new ArrayList<>();
+        serverChannels.forEach(ch -> where.add(describe(ch.localAddress())));
+        LOG.info("NBD server on {} ({}{}), exports {}, {}, clients allowed: {}", String.join(", ", where), epoll ? "epoll" : "nio",
+            inheritedFd >= 0 ? ", inherited socket fd " + inheritedFd : "", exportNames(), tls, allow);
+    }
+
+    /** Accepts TCP clients: Nagle off; the allow-list is checked before the greeting. */
+    private ServerBootstrap tcpBootstrap(final Builder b)
+    {
+        return common(new ServerBootstrap().group(group), b)
+            .option(ChannelOption.SO_REUSEADDR, true)
+            .childOption(ChannelOption.TCP_NODELAY, true);
+    }
+
+    private ServerBootstrap common(final ServerBootstrap bootstrap, final Builder b)
+    {
+        return bootstrap
+            .option(ChannelOption.SO_BACKLOG, 128)
+            .childOption(ChannelOption.ALLOCATOR, b.allocator == null ? defaultAllocator() : b.allocator)
+            // Reads grow up to 1 MiB so a large WRITE arrives in a few syscalls, not one per 64 KiB.
+            .childOption(ChannelOption.RCVBUF_ALLOCATOR, new AdaptiveRecvByteBufAllocator(512, 16 * 1024, 1 << 20))
+            .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(b.lowWaterMark, b.highWaterMark))
+            .childHandler(new ChannelInitializer<>()
+            {
+                @Override
+                protected void initChannel(final Channel ch)
+                {
+                    if (!allowed(ch))
+                    {
+                        return;
+                    }
+                    connections.add(ch);
+                    final long opened = System.nanoTime();
+                    ch.closeFuture().addListener(f -> logClosed(ch, opened));
+                    ch.pipeline()
+                        .addLast("flush", new FlushConsolidationHandler(256, true))
+                        .addLast("nbd-handshake", new HandshakeHandler(config, tls));
+                }
+            });
+    }
+
+    /**
+     * Whether a new connection may go on to the handshake. A TCP client outside the allow-list is
+     * closed before it reads a byte, and logged (at most one line a second). Unix-socket clients
+     * are governed by the socket file's permissions instead.
+     */
+    private boolean allowed(final Channel ch)
+    {
+        if (ch.remoteAddress() instanceof InetSocketAddress peer && peer.getAddress() != null && !allow.allows(peer.getAddress()))
+        {
+            refusals.warn("NBD client {} refused: not in the allow-list ({})", peer, allow);
+            ch.close();
+            return false;
+        }
+        return true;
+    }
+
+    /**
+     * Binds a Unix-domain socket at {@code path} with mode 0660. A socket file left by a server that
+     * died is replaced; a live one, or a file that is not a socket, is not.
+     */
+    private Channel bindUnix(final Builder b, final java.nio.file.Path path)
+    {
+        UnixSockets.removeStale(path);
+        final Channel ch = common(new ServerBootstrap().group(group), b).channel(EpollServerDomainSocketChannel.class)
+            .bind(new DomainSocketAddress(path.toString())).syncUninterruptibly().channel();
+        unixSockets.add(path);
+        UnixSockets.restrictToOwnerAndGroup(path);
+        return ch;
+    }
+
+    private void removeUnixSockets()
+    {
+        for (final java.nio.file.Path p : unixSockets)
+        {
+            UnixSockets.remove(p);
+        }
+        unixSockets.clear();
+    }
+
+    private static String describe(final java.net.SocketAddress a)
+    {
+        return a instanceof DomainSocketAddress d ? ListenAddress.UNIX_PREFIX + d.path() : String.valueOf(a);
     }
 
     private static void logClosed(final Channel ch, final long openedNanos)
@@ -176,12 +262,12 @@ public final class NbdServer implements AutoCloseable
         final Export export = ch.attr(EXPORT).get();
         if (export != null)
         {
-            LOG.info("NBD client {} closed export '{}' after {} s", ch.remoteAddress(), export.name(),
+            LOG.info("NBD client {} closed export '{}' after {} s", describe(ch.remoteAddress()), export.name(),
                 String.format(java.util.Locale.ROOT, "%.1f", (System.nanoTime() - openedNanos) / 1e9));
         }
         else
         {
-            LOG.debug("NBD client {} closed during the handshake", ch.remoteAddress());
+            LOG.debug("NBD client {} closed during the handshake", describe(ch.remoteAddress()));
         }
     }
 
@@ -206,15 +292,42 @@ public final class NbdServer implements AutoCloseable
         return new Builder();
     }
 
-    /** The port actually bound. */
+    /** The port actually bound on the first TCP address; -1 when the server listens on Unix sockets only. */
     public int port()
     {
-        return address().getPort();
+        final InetSocketAddress a = address();
+        return a == null ? -1 : a.getPort();
     }
 
+    /** The first TCP address it listens on (the port actually bound); null when it listens on Unix sockets only. */
     public InetSocketAddress address()
     {
-        return (InetSocketAddress)serverChannel.localAddress();
+        for (final Channel ch : serverChannels)
+        {
+            if (ch.localAddress() instanceof InetSocketAddress a)
+            {
+                return a;
+            }
+        }
+        return null;
+    }
+
+    /** Every address it listens on, in the order given: TCP ({@code HOST:PORT}, the port bound) and {@code unix:PATH}. */
+    public List<ListenAddress> listenAddresses()
+    {
+        final List<ListenAddress> out = new ArrayList<>();
+        for (final Channel ch : serverChannels)
+        {
+            out.add(ch.localAddress() instanceof DomainSocketAddress d ? new ListenAddress.Unix(java.nio.file.Path.of(d.path()))
+                : ListenAddress.of((InetSocketAddress)ch.localAddress()));
+        }
+        return out;
+    }
+
+    /** The TLS mode and certificates. */
+    public TlsSettings tls()
+    {
+        return tls;
     }
 
     public boolean usesEpoll()
@@ -236,17 +349,31 @@ public final class NbdServer implements AutoCloseable
     }
 
     /**
-     * The URI of a named export, as libnbd, qemu and fio take it: {@code nbd://127.0.0.1:10809/NAME}.
-     * A server bound to the wildcard address is shown as the loopback address.
+     * The URI of a named export on the first listen address, as libnbd, qemu and fio take it:
+     * {@code nbd://127.0.0.1:10809/NAME}, {@code nbd+unix:///NAME?socket=PATH}, and {@code nbds}
+     * instead of {@code nbd} when TLS is on. A server bound to the wildcard address is shown as the
+     * loopback address.
      */
     public String uri(final String exportName)
     {
-        final InetSocketAddress a = address();
-        final InetAddress ip = a.getAddress() != null && a.getAddress().isAnyLocalAddress()
-            ? InetAddress.getLoopbackAddress() : a.getAddress();
-        final String host = ip == null ? a.getHostString()
+        return uri(exportName, listenAddresses().get(0));
+    }
+
+    /** The URI of a named export on one of {@link #listenAddresses()}. */
+    public String uri(final String exportName, final ListenAddress on)
+    {
+        final String scheme = tls.mode() == TlsSettings.Mode.OFF ? "nbd" : "nbds";
+        final String path = exportName.isEmpty() ? "" : "/" + percentEncode(exportName);
+        if (on instanceof ListenAddress.Unix u)
+        {
+            return scheme + "+unix://" + (path.isEmpty() ? "/" : path) + "?socket=" + percentEncode(u.path().toString());
+        }
+        final ListenAddress.Tcp t = (ListenAddress.Tcp)on;
+        final InetAddress bound = new InetSocketAddress(t.host(), t.port()).getAddress();
+        final InetAddress ip = bound != null && bound.isAnyLocalAddress() ? InetAddress.getLoopbackAddress() : bound;
+        final String host = ip == null ? t.host()
             : ip.getAddress().length == 16 ? "[" + ip.getHostAddress() + "]" : ip.getHostAddress();
-        return "nbd://" + host + ":" + a.getPort() + (exportName.isEmpty() ? "" : "/" + percentEncode(exportName));
+        return scheme + "://" + host + ":" + t.port() + path;
     }
 
     /** Whether it serves a socket it inherited rather than one it bound. */
@@ -348,7 +475,8 @@ public final class NbdServer implements AutoCloseable
         {
             return;
         }
-        serverChannel.close().syncUninterruptibly();
+        serverChannels.forEach(ch -> ch.close().syncUninterruptibly());
+        removeUnixSockets();
         for (final Channel ch : connections)
         {
             ch.pipeline().fireUserEventTriggered(ShutdownEvent.INSTANCE);
@@ -359,7 +487,9 @@ public final class NbdServer implements AutoCloseable
             connections.close().awaitUninterruptibly();
         }
         group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
-        LOG.info("NBD server on {} closed", serverChannel.localAddress());
+        final List<String> where = new ArrayList<>();
+        serverChannels.forEach(ch -> where.add(describe(ch.localAddress())));
+        LOG.info("NBD server on {} closed", String.join(", ", where));
     }
 
     @Override
@@ -415,8 +545,11 @@ public final class NbdServer implements AutoCloseable
     /** Settings for {@link NbdServer}; every one has a default except the exports. */
     public static final class Builder
     {
-        private InetSocketAddress listen = new InetSocketAddress(InetAddress.getLoopbackAddress(), DEFAULT_PORT);
+        private List<ListenAddress> listens = List.of(ListenAddress.of(
+            new InetSocketAddress(InetAddress.getLoopbackAddress(), DEFAULT_PORT)));
         private int inheritedFd = -1;
+        private AllowList allow = AllowList.EVERYONE;
+        private TlsSettings tls = TlsSettings.OFF;
         private final Map<String, BlockDevice> exports = new LinkedHashMap<>();
         private String defaultExport;
         private boolean readOnly;
@@ -438,7 +571,34 @@ public final class NbdServer implements AutoCloseable
         /** Default: loopback, port {@value #DEFAULT_PORT}; port 0 picks a free port. */
         public Builder listen(final InetSocketAddress listen)
         {
-            this.listen = Objects.requireNonNull(listen, "listen");
+            return listen(List.of(ListenAddress.of(Objects.requireNonNull(listen, "listen"))));
+        }
+
+        /**
+         * Listens on each address: TCP ones and Unix-domain sockets (created with mode 0660,
+         * removed when the server closes; they need the epoll transport). At least one.
+         */
+        public Builder listen(final List<ListenAddress> addresses)
+        {
+            if (addresses.isEmpty())
+            {
+                throw new IllegalArgumentException("at least one listen address");
+            }
+            this.listens = List.copyOf(addresses);
+            return this;
+        }
+
+        /** TCP clients outside these blocks are closed before the handshake; default: everyone. */
+        public Builder allow(final AllowList allow)
+        {
+            this.allow = Objects.requireNonNull(allow, "allow");
+            return this;
+        }
+
+        /** TLS mode and certificates ({@link TlsSettings#load}); default off. */
+        public Builder tls(final TlsSettings tls)
+        {
+            this.tls = Objects.requireNonNull(tls, "tls");
             return this;
         }
 

@@ -47,9 +47,28 @@ final class NbdCommand implements Callable<Integer>
     @Mixin
     NetworkOptions net;
 
-    @Option(names = "--listen", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:10809",
-        description = "Where to listen. Default: ${DEFAULT-VALUE} (loopback only).")
-    String listen;
+    @Option(names = "--listen", paramLabel = "HOST:PORT|unix:PATH",
+        description = {"Where to listen; repeatable. HOST:PORT ([::1]:10809 for IPv6) or unix:PATH, a Unix-domain socket "
+            + "created with mode 0660 and removed at exit (nbd+unix:///e0.1?socket=PATH, nbd-client -u PATH). "
+            + "Default: 127.0.0.1:10809 (loopback only).",
+            "Listening on 0.0.0.0 without --tls require and without --allow lets anyone who reaches the port read and write the disks."})
+    List<String> listen = new ArrayList<>();
+
+    @Option(names = "--allow", paramLabel = "CIDR",
+        description = "Only TCP clients from this block may connect (repeatable, e.g. 192.168.1.0/24, 10.0.0.7, fd00::/64); others are "
+            + "closed before the handshake and logged. Default: everyone who reaches the port. Unix-socket clients are governed by the "
+            + "socket's permissions.")
+    List<String> allow = new ArrayList<>();
+
+    @Option(names = "--tls", paramLabel = "off|on|require", defaultValue = "off",
+        description = "TLS via NBD_OPT_STARTTLS: off refuses it; on offers it; require refuses every option but STARTTLS and ABORT "
+            + "until TLS is up (NBD_REP_ERR_TLS_REQD). Needs --tls-certificates. Default: ${DEFAULT-VALUE}.")
+    String tls;
+
+    @Option(names = "--tls-certificates", paramLabel = "DIR",
+        description = "nbdkit's layout: server-cert.pem, server-key.pem (unencrypted) and, optionally, ca-cert.pem: when it is "
+            + "there, clients must present a certificate signed by it. (No TLS-PSK: the JDK's TLS cannot do it.)")
+    java.nio.file.Path tlsCertificates;
 
     @Option(names = "--read-only", description = "Export read-only (writes get EPERM).")
     boolean readOnly;
@@ -83,6 +102,8 @@ final class NbdCommand implements Callable<Integer>
         final PrintWriter out = spec.commandLine().getOut();
         final List<AutoCloseable> resources = new ArrayList<>();
         final String version = spec.root().version().length > 0 ? spec.root().version()[0] : "aoe";
+        // Bad access options fail before anything is opened.
+        final NbdAccess access = NbdAccess.of(listen, allow, tls, tlsCertificates, "--");
         LOG.info("{} nbd starting: pid {}, {}, java {}", version, ProcessHandle.current().pid(), describeOptions(), Runtime.version());
         // Signals first: a SIGTERM while targets are being opened waits its turn, then stops cleanly.
         final ShutdownCoordinator signals = new ShutdownCoordinator(stopTimeout);
@@ -129,21 +150,20 @@ final class NbdCommand implements Callable<Integer>
             final List<FlushTracker> tracked = new ArrayList<>();
             exports.forEach((name, d) -> served.put(name, d instanceof AoeDevice ? track(d, tracked) : d));
             resources.add(() -> tracked.forEach(FlushTracker::finalFlush));
-            final NbdServer server = NbdServer.builder().listen(parseListen(listen)).exports(served)
+            final NbdServer server = access.apply(NbdServer.builder()).exports(served)
                 .defaultExport(exports.keySet().iterator().next()).readOnly(readOnly).closeTimeout(stopTimeout).start();
             resources.add(server);
+            access.warnIfOpen();
             publishStats(exports, resources, out);
             for (final Map.Entry<String, BlockDevice> e : exports.entrySet())
             {
                 out.printf("export %-8s %s  %d bytes%n", "\"" + e.getKey() + "\"", server.uri(e.getKey()), e.getValue().size());
             }
-            out.printf("serving NBD on %s (default export \"%s\")%n", server.address(), exports.keySet().iterator().next());
-            out.printf("next: nbd-client %s %d /dev/nbd0   (or: nbdinfo %s)%n",
-                server.address().getAddress().isLoopbackAddress() ? "localhost" : server.address().getHostString(), server.port(),
-                server.uri());
+            out.printf("serving NBD on %s (default export \"%s\")%n", NbdAccess.where(server), exports.keySet().iterator().next());
+            final String uri = server.uri().contains("?") ? "'" + server.uri() + "'" : server.uri();
+            out.printf("next: %s   (or: nbdinfo %s)%n", NbdAccess.nbdClientHint(server), uri);
             out.flush();
-            LOG.info("ready: serving {} on nbd://{}:{}", String.join(", ", exports.keySet()),
-                server.address().getAddress().getHostAddress(), server.port());
+            LOG.info("ready: serving {} on {}", String.join(", ", exports.keySet()), server.uri());
             ShutdownCoordinator.Event event;
             while ((event = signals.next()).kind() == ShutdownCoordinator.Kind.RELOAD)
             {
@@ -173,7 +193,8 @@ final class NbdCommand implements Callable<Integer>
             : targets.isEmpty() && net.interfaces.isEmpty() ? "embedded demo on " + disk
             : "targets " + (targets.isEmpty() ? "(all discovered)" : String.join(", ", targets)) + " on "
                 + (net.interfaces.isEmpty() ? "every interface that is up" : String.join(", ", net.interfaces)) + " (" + net.transport + ")";
-        return what + ", listen " + listen + (readOnly ? ", read-only" : ", read-write") + ", dead-after "
+        return what + ", listen " + (listen.isEmpty() ? NbdAccess.DEFAULT_LISTEN : String.join(" ", listen))
+            + (allow.isEmpty() ? "" : ", allow " + String.join(" ", allow)) + ", tls " + tls + (readOnly ? ", read-only" : ", read-write") + ", dead-after "
             + text(deadAfter) + ", stop timeout " + text(stopTimeout);
     }
 

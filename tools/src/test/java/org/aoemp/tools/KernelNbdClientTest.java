@@ -17,6 +17,7 @@ import org.aoemp.initiator.DeviceOptions;
 import org.aoemp.initiator.Initiator;
 import org.aoemp.initiator.TargetAddress;
 import org.aoemp.nbd.NbdServer;
+import org.aoemp.nbd.TlsSettings;
 import org.aoemp.testing.BulkIo;
 import org.aoemp.testing.Prerequisites;
 import org.aoemp.testing.QemuVm;
@@ -88,6 +89,62 @@ class KernelNbdClientTest
             final QemuVmHostCheck check = new QemuVmHostCheck(disk);
             assertTrue(check.fsckClean(), check.output());
         }
+    }
+
+    /**
+     * The kernel's client over TLS: nbd-client negotiates STARTTLS with its certificate (the server
+     * requires TLS and verifies the client against its CA), then mkfs.ext3, mount, write, remount,
+     * checksums and fsck as above. Certificates are made for the run; the server's names 10.0.2.2,
+     * the host as the guest sees it.
+     */
+    @Test
+    void ext3OnNbd0OverTlsWithAClientCertificate() throws Exception
+    {
+        Prerequisites.requireRoot();
+        Prerequisites.requireCommand("vblade", "vblade");
+        QemuVm.requirePrerequisites();
+        Prerequisites.requireCommand("nbd-client", "nbd-client");
+        final org.aoemp.testing.ProcessRunner.Result help = org.aoemp.testing.ProcessRunner.run(Prerequisites.which("nbd-client").toString(), "-h");
+        final String usage = help.stdout() + help.stderr();
+        Prerequisites.require(usage.contains("-cacertfile"), "an nbd-client built with TLS support (its -h shows no -cacertfile)");
+        final org.aoemp.testing.TestCertificates certs = org.aoemp.testing.TestCertificates.create(dir.resolve("pki"), "10.0.2.2");
+        final Path disk = dir.resolve("disk.img");
+        BulkIo.sparseFile(disk, 64L << 20);
+        try (VethRig rig = VethRig.builder().pairs(1).build())
+        {
+            rig.startVblade(5, 1, 0, disk);
+            try (Initiator initiator = Initiator.open("afpacket", List.of(rig.initiatorIf(0)), Duration.ofSeconds(60));
+                 AoeDevice device = initiator.open(new TargetAddress(5, 1), DeviceOptions.defaults());
+                 NbdServer server = NbdServer.builder().listen(new InetSocketAddress("127.0.0.1", 0)).export("e5.1", device)
+                     .tls(TlsSettings.load(TlsSettings.Mode.REQUIRE, certs.serverDir())).start())
+            {
+                final String files = guestFile("/tmp/ca.pem", certs.clientDir().resolve("ca-cert.pem"))
+                    + guestFile("/tmp/cert.pem", certs.clientDir().resolve("client-cert.pem"))
+                    + guestFile("/tmp/key.pem", certs.clientDir().resolve("client-key.pem"));
+                final String tls = "-N e5.1 -cacertfile /tmp/ca.pem -certfile /tmp/cert.pem -keyfile /tmp/key.pem";
+                // Without TLS the server refuses: nbd-client must fail, and the device stays unconnected.
+                final String script = files
+                    + "nbd-client 10.0.2.2 PORT /dev/nbd0 -N e5.1 && { echo \"@@STEP=plain-accepted@@\"; exit 9; }\n"
+                    + "echo \"@@PLAIN=refused@@\"\n"
+                    + GUEST.replace("CONNECTIONS 10.0.2.2 PORT /dev/nbd0", "10.0.2.2 PORT /dev/nbd0 " + tls)
+                        .replace("PORT", Integer.toString(server.port()));
+                final QemuVm.VmResult result = QemuVm.builder().userNetwork().timeout(Duration.ofSeconds(400)).script(script).build().run();
+                assertEquals(Optional.of("refused"), result.marker("PLAIN"), result::toString);
+                assertEquals(Optional.of("done"), result.marker("STEP"), result::toString);
+                assertEquals(Optional.of(Long.toString((64L << 20) / 512)), result.marker("SIZE"), result::toString);
+                assertEquals(Optional.of("ok"), result.marker("SUMS"), result::toString);
+                assertEquals(Optional.of("0"), result.marker("FSCK"), result::toString);
+                assertTrue(device.pathStats().get(0).framesReceived() > 1000, "the writes went over AoE");
+            }
+            final QemuVmHostCheck check = new QemuVmHostCheck(disk);
+            assertTrue(check.fsckClean(), check.output());
+        }
+    }
+
+    /** A shell here-document that writes {@code source}'s text to {@code guestPath} in the guest. */
+    private static String guestFile(final String guestPath, final Path source) throws java.io.IOException
+    {
+        return "cat > " + guestPath + " <<'PEM_END'\n" + Files.readString(source).strip() + "\nPEM_END\n";
     }
 
     /** e2fsck on the host, on vblade's backing file, after the VM is done. */

@@ -117,6 +117,21 @@ class ServeCheckTest
     }
 
     @Test
+    @org.aoemp.testing.RealPeer
+    void theAccessKeysPassWithRealCertificates() throws Exception
+    {
+        final org.aoemp.testing.TestCertificates certs = org.aoemp.testing.TestCertificates.create(dir.resolve("pki"));
+        final Path f = config("[nbd]\n"
+            + "listen = [\"127.0.0.1:10809\", \"unix:/run/aoe/nbd.sock\"]\n"
+            + "allow = [\"192.168.1.0/24\", \"fd00::/64\"]\n"
+            + "tls = \"require\"\n"
+            + "tls-certificates = \"pki/server\"   # relative to this file\n");
+        assertTrue(certs.serverDir().startsWith(dir));
+        final Run r = aoe("serve", "--check", "--config", f.toString());
+        assertEquals(0, r.exit(), r.err());
+    }
+
+    @Test
     void anEmptyFileIsValidAndServesNothing() throws Exception
     {
         final Run r = aoe("serve", "--check", "--config", config("# nothing yet\n").toString());
@@ -150,6 +165,14 @@ class ServeCheckTest
         [[target]]|shelf = 1|slot = 2|file = "DISK"|interfaces = ["lo"]||[[target]]|shelf = 1|slot = 2|file = "DISK"|interfaces = ["lo"];  8: target[2].shelf;  duplicate target e1.2
         [service]|stop-timeout = "forever";                                 2: service.stop-timeout;            not a duration
         [nbd]|listen = "localhost";                                         2: nbd.listen;                      expected HOST:PORT
+        [nbd]|listen = ["127.0.0.1:10809", 5];                              2: nbd.listen;                      expected strings
+        [nbd]|listen = [];                                                  2: nbd.listen;                      an empty array
+        [nbd]|listen = "unix:";                                             2: nbd.listen;                      needs a socket path
+        [nbd]|allow = ["10.0.0.0/8", "10.0.0.0/33"];                        2: nbd.allow;                       prefix length must be 0..32
+        [nbd]|tls = "maybe";                                                2: nbd.tls;                         must be off, on or require
+        [nbd]|tls = "require";                                              2: nbd.tls;                         needs a certificates directory
+        [nbd]|tls = "on"|tls-certificates = "/nonexistent/pki";             3: nbd.tls-certificates;            no such directory
+        [nbd]|tls-certificates = "/nonexistent/pki";                        2: nbd.tls-certificates;            tls is off
         [export]|target = "e7.3";                                           1: export;                          double brackets
         [[export]|target = "e7.3";                                          1: ;                                not valid TOML
         """)

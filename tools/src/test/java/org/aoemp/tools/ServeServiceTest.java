@@ -3,6 +3,7 @@ package org.aoemp.tools;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -21,6 +22,7 @@ import java.util.regex.Pattern;
 
 import org.aoemp.testing.BulkIo;
 import org.aoemp.testing.Prerequisites;
+import org.aoemp.testing.ProcessRunner;
 import org.aoemp.testing.RealPeer;
 import org.aoemp.testing.VethRig;
 import org.junit.jupiter.api.AfterEach;
@@ -334,6 +336,49 @@ class ServeServiceTest
         assertTrue(writer.log().contains("stopped after"), writer.log());
 
         stopTargetAndAssertOneFinalFlush(targets);
+    }
+
+    @Test
+    void theNbdAccessKeysServeTlsOnAUnixSocketRefuseOthersAndRemoveTheSocketAtExit() throws Exception
+    {
+        requireClients();
+        rig = VethRig.create(1);
+        final org.aoemp.testing.TestCertificates certs = org.aoemp.testing.TestCertificates.create(dir.resolve("pki"));
+        final Path e73 = disk("e7.3.img", 32L << 20);
+        final Path targetConf = dir.resolve("target-host.conf");
+        Files.writeString(targetConf, target(7, 3, e73, rig.targetIf(0)));
+        final ServeProcess targets = targetHost(targetConf);
+        final Path sock = dir.resolve("serve-" + ProcessHandle.current().pid() + ".sock");
+        final int port = freePort();
+        final Path conf = dir.resolve("initiator-host.conf");
+        Files.writeString(conf, "[nbd]\nlisten = [\"unix:" + sock + "\", \"127.0.0.1:" + port + "\"]\nallow = [\"127.0.0.2/32\"]\n"
+            + "tls = \"require\"\ntls-certificates = \"pki/server\"\n\n" + export("e7.3", rig.initiatorIf(0)));
+        final ServeProcess initiator = serve("initiator-host", List.of(), Map.of(), conf);
+        initiator.awaitLog("ready: ");
+        assertEquals("rw-rw----", java.nio.file.attribute.PosixFilePermissions.toString(java.nio.file.Files.getPosixFilePermissions(sock)));
+
+        final String tlsUnix = "nbds+unix:///e7.3?socket=" + sock + "&tls-certificates=" + certs.clientDir();
+        assertEquals("33554432", ServeProcess.run("nbdinfo", "--size", tlsUnix).strip());
+        final Path in = dir.resolve("in.img");
+        Files.write(in, BulkIo.random(8 << 20, 73));
+        final Path out = dir.resolve("out.img");
+        ServeProcess.run("nbdcopy", "--flush", in.toString(), tlsUnix);
+        ServeProcess.run("nbdcopy", tlsUnix, out.toString());
+        assertTrue(java.util.Arrays.equals(Files.readAllBytes(in), java.util.Arrays.copyOf(Files.readAllBytes(out), 8 << 20)),
+            "the bytes read back over TLS on the Unix socket differ");
+
+        final ProcessRunner.Result plain = ProcessRunner.run(EXIT, "nbdinfo", "--size", "nbd+unix:///e7.3?socket=" + sock);
+        assertNotEquals(0, plain.exitCode(), "a client without TLS is refused under tls = require: " + plain.stdout());
+        final ProcessRunner.Result outside = ProcessRunner.run(EXIT, "nbdinfo", "--size",
+            "nbds://127.0.0.1:" + port + "/e7.3?tls-certificates=" + certs.clientDir());
+        assertNotEquals(0, outside.exitCode(), "127.0.0.1 is not in the allow-list: " + outside.stdout());
+        initiator.awaitLog("refused: not in the allow-list (127.0.0.2/32)");
+
+        initiator.signal("TERM");
+        assertEquals(0, initiator.awaitExit(EXIT), initiator.log());
+        assertFalse(Files.exists(sock), "the socket is removed at exit");
+        targets.signal("TERM");
+        assertEquals(0, targets.awaitExit(EXIT), targets.log());
     }
 
     @Test

@@ -1,7 +1,6 @@
 package org.aoemp.tools.serve;
 
 import java.io.IOException;
-import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -15,6 +14,9 @@ import java.util.Set;
 import java.util.function.Predicate;
 
 import org.aoemp.initiator.TargetAddress;
+import org.aoemp.nbd.AllowList;
+import org.aoemp.nbd.ListenAddress;
+import org.aoemp.nbd.TlsSettings;
 import org.aoemp.protocol.MacAddress;
 import org.aoemp.target.TargetOptions;
 import org.aoemp.tools.Units;
@@ -39,7 +41,7 @@ import org.tomlj.TomlTable;
 public final class ConfigLoader
 {
     private static final Set<String> TOP = Set.of("nbd", "service", "export", "target");
-    private static final Set<String> NBD = Set.of("listen", "default-export");
+    private static final Set<String> NBD = Set.of("listen", "default-export", "allow", "tls", "tls-certificates");
     private static final Set<String> SERVICE = Set.of("stop-timeout", "transport");
     private static final Set<String> EXPORT = Set.of("target", "interfaces", "read-only", "dead-after", "open-timeout");
     private static final Set<String> TARGET = Set.of("shelf", "slot", "file", "interfaces", "read-only", "mac-mask", "buffers", "sync",
@@ -196,21 +198,70 @@ public final class ConfigLoader
     private ServeConfig.Nbd nbd(final TomlParseResult toml)
     {
         final TomlTable t = table(toml, "nbd");
-        InetSocketAddress listen = address(ServeConfig.DEFAULT_LISTEN);
+        List<String> listen = List.of(ServeConfig.DEFAULT_LISTEN);
+        List<String> allow = List.of();
+        String tls = "off";
+        Path tlsCertificates = null;
         String defaultExport = null;
         if (t != null)
         {
             unknownKeys(t, NBD, "nbd.");
-            final String text = string(t, "listen", "nbd.", false);
-            if (text != null)
+            final List<String> given = stringOrStrings(t, "listen", "nbd.");
+            if (given != null)
             {
+                listen = given;
+                for (final String l : listen)
+                {
+                    try
+                    {
+                        ListenAddress.parse(l);
+                    }
+                    catch (final IllegalArgumentException e)
+                    {
+                        problems.add(new Problem(file, line(t, "listen"), "nbd.listen", e.getMessage()));
+                    }
+                }
+            }
+            final List<String> cidrs = stringOrStrings(t, "allow", "nbd.");
+            if (cidrs != null)
+            {
+                allow = cidrs;
                 try
                 {
-                    listen = address(text);
+                    AllowList.parse(allow);
                 }
                 catch (final IllegalArgumentException e)
                 {
-                    problems.add(new Problem(file, line(t, "listen"), "nbd.listen", e.getMessage()));
+                    problems.add(new Problem(file, line(t, "allow"), "nbd.allow", e.getMessage()));
+                }
+            }
+            final String mode = string(t, "tls", "nbd.", false);
+            if (mode != null)
+            {
+                tls = mode;
+            }
+            final String dir = string(t, "tls-certificates", "nbd.", false);
+            if (dir != null)
+            {
+                // Relative to the config file, as for a target's file.
+                tlsCertificates = file.toAbsolutePath().getParent().resolve(dir).normalize();
+            }
+            if (mode != null || dir != null)
+            {
+                try
+                {
+                    TlsSettings.Mode m = TlsSettings.Mode.parse(tls);
+                    if (m == TlsSettings.Mode.OFF && tlsCertificates != null)
+                    {
+                        throw new IllegalArgumentException("tls-certificates is given but tls is off; say tls = \"on\" or \"require\"");
+                    }
+                    // Reads the certificates and key now: --check finds a wrong file, not the first client.
+                    TlsSettings.load(m, tlsCertificates);
+                }
+                catch (final IllegalArgumentException e)
+                {
+                    final String key = mode == null || (dir != null && !e.getMessage().contains("TLS mode")) ? "tls-certificates" : "tls";
+                    problems.add(new Problem(file, line(t, key), "nbd." + key, e.getMessage()));
                 }
             }
             final String d = string(t, "default-export", "nbd.", false);
@@ -226,7 +277,7 @@ public final class ConfigLoader
                 }
             }
         }
-        return new ServeConfig.Nbd(listen, defaultExport);
+        return new ServeConfig.Nbd(listen, defaultExport, allow, tls, tlsCertificates);
     }
 
     private ServeConfig.Service service(final TomlParseResult toml)
@@ -425,29 +476,36 @@ public final class ConfigLoader
         }
     }
 
-    private static InetSocketAddress address(final String text)
+    /** A string or an array of strings (as {@code listen = ["a", "b"]}); null when absent or wrong (a problem is recorded). */
+    private List<String> stringOrStrings(final TomlTable t, final String name, final String prefix)
     {
-        final int colon = text.lastIndexOf(':');
-        if (colon <= 0)
+        if (!t.contains(name))
         {
-            throw new IllegalArgumentException("expected HOST:PORT, e.g. \"127.0.0.1:10809\" (got '" + text + "')");
+            return null;
         }
-        final String host = text.substring(0, colon).replace("[", "").replace("]", "");
-        final int port;
-        try
+        final Object v = t.get(name);
+        if (v instanceof String s)
         {
-            port = Integer.parseInt(text.substring(colon + 1));
+            return List.of(s);
         }
-        catch (final NumberFormatException e)
+        if (v instanceof TomlArray a && !a.isEmpty())
         {
-            throw new IllegalArgumentException("bad port in '" + text + "'");
+            final List<String> out = new ArrayList<>();
+            for (int i = 0; i < a.size(); i++)
+            {
+                if (!(a.get(i) instanceof String s))
+                {
+                    problems.add(new Problem(file, position(a.inputPositionOf(i), line(t, name)), prefix + name,
+                        "expected strings, got " + typeOf(a.get(i))));
+                    return null;
+                }
+                out.add(s);
+            }
+            return out;
         }
-        if (port < 0 || port > 65535)
-        {
-            throw new IllegalArgumentException("port out of range 0..65535 in '" + text + "'");
-        }
-        // Unresolved: checking must not depend on name service; the server resolves when it binds.
-        return InetSocketAddress.createUnresolved(host, port);
+        problems.add(new Problem(file, line(t, name), prefix + name, "expected a string or an array of strings, got "
+            + (v instanceof TomlArray ? "an empty array" : typeOf(v))));
+        return null;
     }
 
     private String string(final TomlTable t, final String name, final String prefix, final boolean required)

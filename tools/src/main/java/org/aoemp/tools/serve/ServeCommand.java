@@ -86,8 +86,7 @@ public final class ServeCommand implements Callable<Integer>
         {
             inheritedFd = SocketActivation.FIRST_FD;
             LOG.info("socket activation: serving NBD on the socket systemd passed (fd {}){}", inheritedFd,
-                first.exports().isEmpty() ? "" : "; [nbd] listen = " + first.nbd().listen().getHostString() + ":"
-                    + first.nbd().listen().getPort() + " is not used");
+                first.exports().isEmpty() ? "" : "; [nbd] listen = " + String.join(", ", first.nbd().listen()) + " is not used");
             if (listenFds > 1)
             {
                 LOG.warn("socket activation: {} sockets passed, only the first (fd {}) is served", listenFds, inheritedFd);

@@ -1,6 +1,5 @@
 package org.aoemp.tools.serve;
 
-import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -32,13 +31,34 @@ public record ServeConfig(Path file, Nbd nbd, Service service, List<ExportSpec> 
     }
 
     /**
-     * {@code [nbd]}.
+     * {@code [nbd]}; the access keys are checked ({@link org.aoemp.tools.NbdAccess#of}) and kept as written.
      *
-     * @param listen        where the NBD server listens (unless systemd passed a socket)
-     * @param defaultExport the export the name {@code ""} selects; null: the first
+     * @param listen          where the NBD server listens (unless systemd passed a socket): HOST:PORT or unix:PATH, at least one
+     * @param defaultExport   the export the name {@code ""} selects; null: the first
+     * @param allow           CIDR blocks of the TCP clients let in; empty: everyone
+     * @param tls             off, on or require
+     * @param tlsCertificates the certificates directory (absolute), or null
      */
-    public record Nbd(InetSocketAddress listen, String defaultExport)
+    public record Nbd(List<String> listen, String defaultExport, List<String> allow, String tls, Path tlsCertificates)
     {
+        public Nbd
+        {
+            listen = List.copyOf(listen);
+            allow = List.copyOf(allow);
+        }
+
+        /** The checked access settings; reads the TLS certificates. */
+        public org.aoemp.tools.NbdAccess access()
+        {
+            return org.aoemp.tools.NbdAccess.of(listen, allow, tls, tlsCertificates, "nbd.");
+        }
+
+        /** Whether the listen addresses, allow-list or TLS differ (they take effect at a restart). */
+        boolean accessDiffers(final Nbd other)
+        {
+            return !listen.equals(other.listen) || !allow.equals(other.allow) || !tls.equals(other.tls)
+                || !java.util.Objects.equals(tlsCertificates, other.tlsCertificates);
+        }
     }
 
     /**

@@ -1,7 +1,6 @@
 package org.aoemp.tools.serve;
 
 import java.io.IOException;
-import java.net.InetSocketAddress;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.NoSuchFileException;
 import java.time.Duration;
@@ -178,11 +177,10 @@ final class ServiceSet
                 failed.add("export " + e.name());
             }
         }
-        if (server != null && !server.inherited() && !sameListen(config.nbd().listen(), next.nbd().listen()))
+        if (server != null && config.nbd().accessDiffers(next.nbd()))
         {
-            LOG.warn("reload: [nbd] listen changed from {}:{} to {}:{}; the NBD server keeps listening on {} until a restart",
-                config.nbd().listen().getHostString(), config.nbd().listen().getPort(), next.nbd().listen().getHostString(),
-                next.nbd().listen().getPort(), server.address());
+            LOG.warn("reload: [nbd] listen, allow or tls changed; the NBD server keeps {} until a restart",
+                org.aoemp.tools.NbdAccess.where(server) + ", allowing " + config.nbd().allow());
         }
         if (!Objects.equals(config.nbd().defaultExport(), next.nbd().defaultExport()) && server != null)
         {
@@ -230,7 +228,7 @@ final class ServiceSet
         }
         if (server != null)
         {
-            b.append(" on nbd://").append(server.address().getAddress().getHostAddress()).append(':').append(server.port());
+            b.append(" on ").append(server.uri());
         }
         b.append(", ").append(targets.size()).append(targets.size() == 1 ? " target" : " targets");
         if (!targets.isEmpty())
@@ -272,17 +270,20 @@ final class ServiceSet
         {
             b.defaultExport(config.nbd().defaultExport());
         }
+        // Checked by ConfigLoader; read again here for the certificates as they are now.
+        final org.aoemp.tools.NbdAccess access = config.nbd().access();
+        access.apply(b);
         if (inheritedFd >= 0)
         {
             b.inheritedFd(inheritedFd);
         }
-        else
-        {
-            final InetSocketAddress a = config.nbd().listen();
-            b.listen(new InetSocketAddress(a.getHostString(), a.getPort()));
-        }
         server = b.start();
-        LOG.info("NBD server listening on {}{}", server.address(), inheritedFd >= 0 ? " (socket from systemd, fd " + inheritedFd + ")" : "");
+        if (inheritedFd < 0)
+        {
+            access.warnIfOpen();
+        }
+        LOG.info("NBD server listening on {}{}", org.aoemp.tools.NbdAccess.where(server),
+            inheritedFd >= 0 ? " (socket from systemd, fd " + inheritedFd + ")" : "");
     }
 
     private void startTarget(final ServeConfig.TargetSpec spec) throws StartFailure
@@ -411,10 +412,5 @@ final class ServiceSet
     static String text(final Duration d)
     {
         return d.toMillis() % 1000 == 0 ? d.toSeconds() + " s" : d.toMillis() + " ms";
-    }
-
-    private static boolean sameListen(final InetSocketAddress a, final InetSocketAddress b)
-    {
-        return a.getHostString().equals(b.getHostString()) && a.getPort() == b.getPort();
     }
 }
