@@ -54,6 +54,11 @@ final class NbdCommand implements Callable<Integer>
     @Option(names = "--read-only", description = "Export read-only (writes get EPERM).")
     boolean readOnly;
 
+    @Option(names = "--exclusive", description = "One writer: before serving, reserve each target for this host's MACs (AoE "
+        + "reserve/release), so the target refuses every other host's I/O (AoE error 6); release it on a clean exit. If another "
+        + "host holds the target, exit 1 naming its MACs.")
+    boolean exclusive;
+
     @Option(names = "--backend", paramLabel = "memory:SIZE", description = "Serve a memory disk of SIZE (e.g. memory:1G) instead of AoE.")
     String backend;
 
@@ -90,6 +95,11 @@ final class NbdCommand implements Callable<Integer>
         try
         {
             final Map<String, BlockDevice> exports = new LinkedHashMap<>();
+            if (exclusive && (backend != null || targets.isEmpty() && net.interfaces.isEmpty()))
+            {
+                throw new IllegalArgumentException("--exclusive reserves AoE targets: name them or give -i (not with --backend or "
+                    + "the embedded demo)");
+            }
             if (backend != null)
             {
                 exports.put("memory", memoryBackend(backend));
@@ -118,6 +128,11 @@ final class NbdCommand implements Callable<Integer>
                 }
                 for (final TargetAddress a : wanted)
                 {
+                    if (exclusive)
+                    {
+                        // Closed after the final flush (resources close in reverse), before the initiator.
+                        resources.add(TargetReservation.take(initiator, a, net.timeout));
+                    }
                     final AoeDevice d = initiator.open(a, DeviceOptions.defaults().withOpenTimeout(net.timeout)
                         .withDeadAfter(deadAfter).withReadOnly(readOnly));
                     exports.put(a.toString(), d);
@@ -173,7 +188,8 @@ final class NbdCommand implements Callable<Integer>
             : targets.isEmpty() && net.interfaces.isEmpty() ? "embedded demo on " + disk
             : "targets " + (targets.isEmpty() ? "(all discovered)" : String.join(", ", targets)) + " on "
                 + (net.interfaces.isEmpty() ? "every interface that is up" : String.join(", ", net.interfaces)) + " (" + net.transport + ")";
-        return what + ", listen " + listen + (readOnly ? ", read-only" : ", read-write") + ", dead-after "
+        return what + ", listen " + listen + (readOnly ? ", read-only" : ", read-write")
+            + (exclusive ? ", exclusive" : "") + ", dead-after "
             + text(deadAfter) + ", stop timeout " + text(stopTimeout);
     }
 
