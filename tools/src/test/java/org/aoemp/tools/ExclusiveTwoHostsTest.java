@@ -142,6 +142,30 @@ class ExclusiveTwoHostsTest
         assertArrayEquals(theirs, BulkIo.fileBytes(backing, 0, theirs.length), "host 1 writes once the holder released");
     }
 
+    @org.junit.jupiter.api.Test
+    void aServeExportWithExclusiveTrueHoldsTheTargetWhileServedAndAnotherServeDoesNotStart() throws Exception
+    {
+        final String holderMac = rig.hostMac(HOLDER);
+        final String export = "[[export]]\ntarget = \"e7.3\"\ninterfaces = [\"" + BridgedHostsRig.HOST_IF + "\"]\nexclusive = true\n";
+        final Path conf = Files.writeString(dir.resolve("exclusive.conf"), "[nbd]\nlisten = \"127.0.0.1:10809\"\n\n" + export);
+        final ServeProcess holder = aoeProcess("serve-holder", rig.hostNamespace(HOLDER), "serve", "--config", conf.toString());
+        holder.awaitLog("ready: serving 1 export (e7.3)");
+        assertTrue(holder.log().contains("e7.3: reserved for " + holderMac), holder.log());
+        assertTrue(holder.log().contains("read-write, exclusive"), holder.log());
+
+        final ProcessRunner.Result reserved = inHost(OTHER, aoeArgv("reserve", "7", "3", "-i", BridgedHostsRig.HOST_IF));
+        assertTrue(reserved.stdout().contains("reserved for [" + holderMac + "]"), reserved.stdout() + reserved.stderr());
+        final ProcessRunner.Result second = inHost(OTHER, aoeArgv("serve", "--config", conf.toString()));
+        assertEquals(AoeCommand.EXIT_FAILURE, second.exitCode(), second.stdout() + second.stderr());
+        assertTrue((second.stdout() + second.stderr()).contains("e7.3 is reserved by " + holderMac), second.stdout() + second.stderr());
+
+        holder.signal("TERM");
+        assertEquals(0, holder.awaitExit(PROMPT), holder.log());
+        assertTrue(holder.log().contains("e7.3: reservation released"), holder.log());
+        final ProcessRunner.Result free = ok(inHost(OTHER, aoeArgv("reserve", "7", "3", "-i", BridgedHostsRig.HOST_IF)));
+        assertTrue(free.stdout().contains("not reserved"), free.stdout());
+    }
+
     // ------------------------------------------------------------------------------------ helpers
 
     private ProcessRunner.Result inHost(final int host, final String... command)
