@@ -51,7 +51,8 @@ final class NbdCommand implements Callable<Integer>
         description = "Where to listen. Default: ${DEFAULT-VALUE} (loopback only).")
     String listen;
 
-    @Option(names = "--read-only", description = "Export read-only (writes get EPERM).")
+    @Option(names = "--read-only", description = "Export read-only: writes get EPERM, and the NBD client is told so (the Linux "
+        + "kernel's /dev/nbdX becomes a read-only disk). To share one disk with several hosts, serve it read-only everywhere.")
     boolean readOnly;
 
     @Option(names = "--exclusive", description = "One writer: before serving, reserve each target for this host's MACs (AoE "
@@ -136,6 +137,10 @@ final class NbdCommand implements Callable<Integer>
                     final AoeDevice d = initiator.open(a, DeviceOptions.defaults().withOpenTimeout(net.timeout)
                         .withDeadAfter(deadAfter).withReadOnly(readOnly));
                     exports.put(a.toString(), d);
+                    if (!exclusive)
+                    {
+                        TargetReservation.warnIfHeldElsewhere(initiator, d, a, net.timeout);
+                    }
                 }
             }
             // Closed after the server (resources close in reverse): once the last request is done,

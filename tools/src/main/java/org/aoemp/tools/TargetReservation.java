@@ -116,13 +116,43 @@ public final class TargetReservation implements AutoCloseable
     public static List<MacAddress> holders(final Initiator initiator, final TargetAddress target, final Duration timeout)
         throws InterruptedException
     {
+        return holders(initiator, target, timeout, Integer.MAX_VALUE);
+    }
+
+    /**
+     * As {@link #holders(Initiator, TargetAddress, Duration)}, returning as soon as {@code answers}
+     * replies arrived (one per path of an opened device: each local port hears each target MAC).
+     */
+    public static List<MacAddress> holders(final Initiator initiator, final TargetAddress target, final Duration timeout,
+        final int answers) throws InterruptedException
+    {
         final Set<MacAddress> holders = new LinkedHashSet<>();
         for (final Initiator.Reply reply : initiator.exchange(initiator.ports(), MacAddress.BROADCAST_BITS, target.shelf(),
-            target.slot(), AoeHeader.CMD_RESERVE, f -> write(f, ReserveHeader.RCMD_READ, List.of()), timeout, Integer.MAX_VALUE))
+            target.slot(), AoeHeader.CMD_RESERVE, f -> write(f, ReserveHeader.RCMD_READ, List.of()), timeout, answers))
         {
             holders.addAll(list(reply));
         }
         return List.copyOf(holders);
+    }
+
+    /**
+     * For a bridge that serves {@code device} without a reservation of its own: warns when another
+     * host holds the target, since every read and write from here will then fail with EIO.
+     */
+    public static void warnIfHeldElsewhere(final Initiator initiator, final org.aoemp.initiator.AoeDevice device,
+        final TargetAddress target, final Duration timeout) throws InterruptedException
+    {
+        final List<MacAddress> holders = holders(initiator, target, timeout, Math.max(1, device.pathStats().size()));
+        final List<MacAddress> others = new ArrayList<>(holders);
+        for (final Port p : initiator.ports())
+        {
+            others.remove(new MacAddress(p.mac()));
+        }
+        if (!holders.isEmpty() && others.size() == holders.size())
+        {
+            LOG.warn("{} is reserved by {} (another host): reads and writes from this host fail with EIO until it releases "
+                + "the target", target, describe(holders));
+        }
     }
 
     /** The MACs this reservation is for. */

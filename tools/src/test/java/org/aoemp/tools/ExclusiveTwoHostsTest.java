@@ -127,6 +127,7 @@ class ExclusiveTwoHostsTest
         final ServeProcess plain = aoeProcess("plain-" + target, rig.hostNamespace(OTHER), "nbd", target, "-i", BridgedHostsRig.HOST_IF,
             "--dead-after", DEAD_AFTER, "--listen", "127.0.0.1:10809");
         plain.awaitLog("ready: serving " + target);
+        assertTrue(plain.log().contains(target + " is reserved by " + holderMac + " (another host)"), plain.log());
         final ProcessRunner.Result eio = inHost(OTHER, "nbdcopy", "--flush", theirsFile.toString(), uri);
         assertNotEquals(0, eio.exitCode(), "nbdcopy through the refused bridge: " + eio.stderr());
         plain.awaitLog("target is reserved by another host", 1, PROMPT);

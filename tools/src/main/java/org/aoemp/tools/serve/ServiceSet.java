@@ -336,6 +336,10 @@ final class ServiceSet
                 RESERVE_WAIT.compareTo(spec.openTimeout()) < 0 ? RESERVE_WAIT : spec.openTimeout()) : null;
             final AoeDevice device = initiator.open(spec.target(), DeviceOptions.defaults().withOpenTimeout(spec.openTimeout())
                 .withDeadAfter(spec.deadAfter()).withReadOnly(spec.readOnly()));
+            if (reservation == null)
+            {
+                TargetReservation.warnIfHeldElsewhere(initiator, device, spec.target(), RESERVE_WAIT);
+            }
             final RunningExport e = new RunningExport(spec, initiator, reservation, device, new FlushTracker(device));
             exports.put(spec.name(), e);
             exportsChanged();
@@ -358,6 +362,10 @@ final class ServiceSet
         }
         catch (final InterruptedException e)
         {
+            if (reservation != null)
+            {
+                reservation.close();
+            }
             initiator.close();
             Thread.currentThread().interrupt();
             throw new StartFailure("export " + spec.name() + ": interrupted while opening", e);
