@@ -44,6 +44,7 @@ final class BridgedHostsRig implements AutoCloseable
     /** Builds the rig: {@code hosts} initiator namespaces and {@code targets} target interfaces on one bridge. */
     static BridgedHostsRig create(final int hosts, final int targets)
     {
+        sweepLeftovers();
         final String id = Long.toString(ProcessHandle.current().pid(), 36) + "-"
             + Integer.toString(ThreadLocalRandom.current().nextInt(36 * 36 * 36), 36);
         final BridgedHostsRig rig = new BridgedHostsRig("aoeb-" + id, targets);
@@ -57,6 +58,45 @@ final class BridgedHostsRig implements AutoCloseable
             rig.close();
             throw e;
         }
+    }
+
+    /** Deletes the namespaces of earlier runs whose JVM is gone (killed before its rig closed). */
+    private static void sweepLeftovers()
+    {
+        final ProcessRunner.Result list = ProcessRunner.run("ip", "netns", "list");
+        list.stdout().lines().map(l -> l.split(" ")[0]).filter(n -> n.startsWith("aoeb-")).forEach(ns ->
+        {
+            final String[] parts = ns.split("-");
+            try
+            {
+                final long pid = Long.parseLong(parts[1], 36);
+                if (ProcessHandle.of(pid).isEmpty())
+                {
+                    deleteNamespace(ns);
+                }
+            }
+            catch (final NumberFormatException | ArrayIndexOutOfBoundsException e)
+            {
+                // not one of ours
+            }
+            catch (final IllegalStateException e)
+            {
+                // best effort: a namespace another run is deleting right now
+            }
+        });
+    }
+
+    /** Kills what still runs inside {@code ns}, then deletes it. */
+    private static void deleteNamespace(final String ns)
+    {
+        final ProcessRunner.Result pids = ProcessRunner.run("ip", "netns", "pids", ns);
+        pids.stdout().lines().map(String::strip).filter(p -> !p.isEmpty())
+            .forEach(pid -> ProcessHandle.of(Long.parseLong(pid)).ifPresent(p ->
+            {
+                p.destroyForcibly();
+                p.onExit().completeOnTimeout(null, 5, java.util.concurrent.TimeUnit.SECONDS).join();
+            }));
+        ProcessRunner.check("ip", "netns", "del", ns);
     }
 
     private void build(final int hosts)
@@ -153,14 +193,7 @@ final class BridgedHostsRig implements AutoCloseable
             }
             try
             {
-                final ProcessRunner.Result pids = ProcessRunner.run("ip", "netns", "pids", ns);
-                pids.stdout().lines().map(String::strip).filter(s -> !s.isEmpty())
-                    .forEach(pid -> ProcessHandle.of(Long.parseLong(pid)).ifPresent(p ->
-                    {
-                        p.destroyForcibly();
-                        p.onExit().completeOnTimeout(null, 5, java.util.concurrent.TimeUnit.SECONDS).join();
-                    }));
-                ProcessRunner.check("ip", "netns", "del", ns);
+                deleteNamespace(ns);
             }
             catch (final RuntimeException e)
             {
