@@ -201,7 +201,7 @@ public final class AoeHeader extends Flyweight
             case ERR_DEVICE_UNAVAILABLE -> "device unavailable";
             case ERR_CONFIG_STRING_PRESENT -> "config string present";
             case ERR_UNSUPPORTED_VERSION -> "unsupported version";
-            case ERR_TARGET_RESERVED -> "target is reserved";
+            case ERR_TARGET_RESERVED -> "target is reserved by another host";
             default -> "AoE error " + error;
         };
     }

@@ -158,7 +158,7 @@ class AoeHeaderTest
             names.add(name);
         }
         assertEquals(6, names.size(), "each error code has its own name");
-        assertEquals("target is reserved", AoeHeader.errorName(AoeHeader.ERR_TARGET_RESERVED));
+        assertEquals("target is reserved by another host", AoeHeader.errorName(AoeHeader.ERR_TARGET_RESERVED));
         assertEquals("unsupported version", AoeHeader.errorName(5));
     }
 

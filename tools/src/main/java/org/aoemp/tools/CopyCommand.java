@@ -15,6 +15,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayDeque;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
@@ -26,6 +27,8 @@ import org.aoemp.initiator.AoeDevice;
 import org.aoemp.initiator.DeviceOptions;
 import org.aoemp.initiator.Initiator;
 import org.aoemp.initiator.TargetAddress;
+import org.aoemp.protocol.AoeHeader;
+import org.aoemp.protocol.MacAddress;
 import org.aoemp.util.Format;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -120,14 +123,33 @@ final class CopyCommand implements Callable<Integer>
             {
                 throw new IllegalArgumentException("--offset " + offset + " is beyond the end of " + address + " (" + device.size() + " bytes)");
             }
-            final String digest = toTarget ? fileToTarget(device) : targetToFile(device);
-            report();
-            if (verify)
+            try
             {
-                return verify(device, digest, toTarget) ? 0 : AoeCommand.EXIT_FAILURE;
+                final String digest = toTarget ? fileToTarget(device) : targetToFile(device);
+                report();
+                if (verify)
+                {
+                    return verify(device, digest, toTarget) ? 0 : AoeCommand.EXIT_FAILURE;
+                }
+                return 0;
             }
-            return 0;
+            catch (final IoError e)
+            {
+                throw namingTheHolder(e, initiator, address);
+            }
         }
+    }
+
+    /** An I/O the target refused because another host reserved it: the same error, saying which MACs hold it. */
+    private IoError namingTheHolder(final IoError e, final Initiator initiator, final TargetAddress address) throws InterruptedException
+    {
+        if (e.getMessage() == null || !e.getMessage().contains(AoeHeader.errorName(AoeHeader.ERR_TARGET_RESERVED)))
+        {
+            return e;
+        }
+        final List<MacAddress> holders = TargetReservation.holders(initiator, address, net.timeout);
+        return new IoError(e.errno(), address + " is reserved by " + (holders.isEmpty() ? "another host" : TargetReservation.describe(holders)
+            + " (another host)") + "; this host's I/O is refused until it releases the target: " + e.getMessage());
     }
 
     private String fileToTarget(final AoeDevice device) throws Exception

@@ -70,8 +70,14 @@ final class NbdCommand implements Callable<Integer>
             + "there, clients must present a certificate signed by it. (No TLS-PSK: the JDK's TLS cannot do it.)")
     java.nio.file.Path tlsCertificates;
 
-    @Option(names = "--read-only", description = "Export read-only (writes get EPERM).")
+    @Option(names = "--read-only", description = "Export read-only: writes get EPERM, and the NBD client is told so (the Linux "
+        + "kernel's /dev/nbdX becomes a read-only disk). To share one disk with several hosts, serve it read-only everywhere.")
     boolean readOnly;
+
+    @Option(names = "--exclusive", description = "One writer: before serving, reserve each target for this host's MACs (AoE "
+        + "reserve/release), so the target refuses every other host's I/O (AoE error 6); release it on a clean exit. If another "
+        + "host holds the target, exit 1 naming its MACs.")
+    boolean exclusive;
 
     @Option(names = "--backend", paramLabel = "memory:SIZE", description = "Serve a memory disk of SIZE (e.g. memory:1G) instead of AoE.")
     String backend;
@@ -111,6 +117,11 @@ final class NbdCommand implements Callable<Integer>
         try
         {
             final Map<String, BlockDevice> exports = new LinkedHashMap<>();
+            if (exclusive && (backend != null || targets.isEmpty() && net.interfaces.isEmpty()))
+            {
+                throw new IllegalArgumentException("--exclusive reserves AoE targets: name them or give -i (not with --backend or "
+                    + "the embedded demo)");
+            }
             if (backend != null)
             {
                 exports.put("memory", memoryBackend(backend));
@@ -139,9 +150,18 @@ final class NbdCommand implements Callable<Integer>
                 }
                 for (final TargetAddress a : wanted)
                 {
+                    if (exclusive)
+                    {
+                        // Closed after the final flush (resources close in reverse), before the initiator.
+                        resources.add(TargetReservation.take(initiator, a, net.timeout));
+                    }
                     final AoeDevice d = initiator.open(a, DeviceOptions.defaults().withOpenTimeout(net.timeout)
                         .withDeadAfter(deadAfter).withReadOnly(readOnly));
                     exports.put(a.toString(), d);
+                    if (!exclusive)
+                    {
+                        TargetReservation.warnIfHeldElsewhere(initiator, d, a, net.timeout);
+                    }
                 }
             }
             // Closed after the server (resources close in reverse): once the last request is done,
@@ -194,7 +214,8 @@ final class NbdCommand implements Callable<Integer>
             : "targets " + (targets.isEmpty() ? "(all discovered)" : String.join(", ", targets)) + " on "
                 + (net.interfaces.isEmpty() ? "every interface that is up" : String.join(", ", net.interfaces)) + " (" + net.transport + ")";
         return what + ", listen " + (listen.isEmpty() ? NbdAccess.DEFAULT_LISTEN : String.join(" ", listen))
-            + (allow.isEmpty() ? "" : ", allow " + String.join(" ", allow)) + ", tls " + tls + (readOnly ? ", read-only" : ", read-write") + ", dead-after "
+            + (allow.isEmpty() ? "" : ", allow " + String.join(" ", allow)) + ", tls " + tls + (readOnly ? ", read-only" : ", read-write")
+            + (exclusive ? ", exclusive" : "") + ", dead-after "
             + text(deadAfter) + ", stop timeout " + text(stopTimeout);
     }
 

@@ -46,7 +46,9 @@ final class ReserveCommand implements Callable<Integer>
         @Option(names = "--release", description = "Release the reservation (set an empty list).")
         boolean release;
 
-        @Option(names = "--force-release", description = "Release the reservation even if another host holds it.")
+        @Option(names = "--force-release", description = "Release the reservation even if another host holds it. Safe only "
+            + "when that host no longer writes (it crashed or was stopped, and nothing restarts it): two writers corrupt an "
+            + "ordinary filesystem.")
         boolean forceRelease;
     }
 

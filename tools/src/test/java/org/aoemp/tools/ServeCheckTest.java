@@ -71,6 +71,7 @@ class ServeCheckTest
         interfaces = ["lo"]
         read-only = false
         dead-after = "180s"
+        exclusive = true
 
         [[target]]
         shelf = 7
@@ -146,6 +147,7 @@ class ServeCheckTest
         [[export]]|target = "e7.3"|speed = 3;                               3: export[1].speed;                 unknown key
         [[export]]|target = 73;                                             2: export[1].target;                expected a string
         [[export]]|target = "e7.3"|read-only = "yes";                       3: export[1].read-only;             expected true or false
+        [[export]]|target = "e7.3"|exclusive = 1;                           3: export[1].exclusive;             expected true or false
         [[export]]|target = "e7.3"|interfaces = "lo";                       3: export[1].interfaces;            expected an array
         [[export]]|target = "e7.3"|dead-after = "soon";                     3: export[1].dead-after;            not a duration
         [[export]]|target = "e7.3"|dead-after = 180;                        3: export[1].dead-after;            expected a duration string

@@ -43,7 +43,8 @@ public final class ConfigLoader
     private static final Set<String> TOP = Set.of("nbd", "service", "export", "target");
     private static final Set<String> NBD = Set.of("listen", "default-export", "allow", "tls", "tls-certificates");
     private static final Set<String> SERVICE = Set.of("stop-timeout", "transport");
-    private static final Set<String> EXPORT = Set.of("target", "interfaces", "read-only", "dead-after", "open-timeout");
+    private static final Set<String> EXPORT = Set.of("target", "interfaces", "read-only", "dead-after", "open-timeout",
+        "exclusive");
     private static final Set<String> TARGET = Set.of("shelf", "slot", "file", "interfaces", "read-only", "mac-mask", "buffers", "sync",
         "offset", "length", "config-string");
 
@@ -339,7 +340,8 @@ public final class ConfigLoader
         {
             return null;
         }
-        return new ServeConfig.ExportSpec(address, interfaces, readOnly, deadAfter, openTimeout);
+        final boolean exclusive = bool(t, "exclusive", key + ".");
+        return new ServeConfig.ExportSpec(address, interfaces, readOnly, deadAfter, openTimeout, exclusive);
     }
 
     private ServeConfig.TargetSpec target(final TomlTable t, final String key, final int line)

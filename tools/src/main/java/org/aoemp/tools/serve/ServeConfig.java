@@ -79,8 +79,10 @@ public record ServeConfig(Path file, Nbd nbd, Service service, List<ExportSpec> 
      * @param readOnly    clients may not write
      * @param deadAfter   I/O fails with EIO when no path answered for this long (0: never)
      * @param openTimeout how long to wait for the target to answer when the export starts
+     * @param exclusive   reserve the target for this host's MACs while it is served (one writer)
      */
-    public record ExportSpec(TargetAddress target, List<String> interfaces, boolean readOnly, Duration deadAfter, Duration openTimeout)
+    public record ExportSpec(TargetAddress target, List<String> interfaces, boolean readOnly, Duration deadAfter, Duration openTimeout,
+        boolean exclusive)
     {
         public ExportSpec
         {

@@ -20,6 +20,7 @@ import org.aoemp.initiator.Initiator;
 import org.aoemp.nbd.NbdServer;
 import org.aoemp.target.AoeTarget;
 import org.aoemp.target.TargetStats;
+import org.aoemp.tools.TargetReservation;
 import org.aoemp.transport.NetInterfaces;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -39,9 +40,12 @@ import org.slf4j.LoggerFactory;
 final class ServiceSet
 {
     private static final Logger LOG = LoggerFactory.getLogger(ServiceSet.class);
+    /** Longest wait for the target's answers to a reserve or release (exclusive exports). */
+    private static final Duration RESERVE_WAIT = Duration.ofSeconds(2);
 
     /** An export being served. */
-    private record RunningExport(ServeConfig.ExportSpec spec, Initiator initiator, AoeDevice device, FlushTracker tracked)
+    private record RunningExport(ServeConfig.ExportSpec spec, Initiator initiator, TargetReservation reservation, AoeDevice device,
+        FlushTracker tracked)
     {
     }
 
@@ -323,21 +327,34 @@ final class ServiceSet
     {
         final List<String> interfaces;
         Initiator initiator = null;
+        TargetReservation reservation = null;
         try
         {
             interfaces = spec.interfaces().isEmpty() ? interfacesUp() : spec.interfaces();
             initiator = Initiator.open(config.service().transport(), interfaces, Duration.ofSeconds(60));
+            // exclusive: reserved before the first I/O, released after the final flush (flushAndClose)
+            reservation = spec.exclusive() ? TargetReservation.take(initiator, spec.target(),
+                RESERVE_WAIT.compareTo(spec.openTimeout()) < 0 ? RESERVE_WAIT : spec.openTimeout()) : null;
             final AoeDevice device = initiator.open(spec.target(), DeviceOptions.defaults().withOpenTimeout(spec.openTimeout())
                 .withDeadAfter(spec.deadAfter()).withReadOnly(spec.readOnly()));
-            final RunningExport e = new RunningExport(spec, initiator, device, new FlushTracker(device));
+            if (reservation == null)
+            {
+                TargetReservation.warnIfHeldElsewhere(initiator, device, spec.target(), RESERVE_WAIT);
+            }
+            final RunningExport e = new RunningExport(spec, initiator, reservation, device, new FlushTracker(device));
             exports.put(spec.name(), e);
             exportsChanged();
             LOG.info("export {} started: {} bytes over {} path(s) on {}, {}, dead-after {}", spec.name(), device.size(),
-                device.pathStats().size(), String.join(", ", interfaces), spec.readOnly() ? "read-only" : "read-write", text(spec.deadAfter()));
+                device.pathStats().size(), String.join(", ", interfaces), (spec.readOnly() ? "read-only" : "read-write")
+                + (spec.exclusive() ? ", exclusive" : ""), text(spec.deadAfter()));
             return e;
         }
-        catch (final IoError | RuntimeException e)
+        catch (final IoError | IOException | RuntimeException e)
         {
+            if (reservation != null)
+            {
+                reservation.close();  // the device did not open: give the target back
+            }
             if (initiator != null)
             {
                 initiator.close();
@@ -346,6 +363,10 @@ final class ServiceSet
         }
         catch (final InterruptedException e)
         {
+            if (reservation != null)
+            {
+                reservation.close();
+            }
             initiator.close();
             Thread.currentThread().interrupt();
             throw new StartFailure("export " + spec.name() + ": interrupted while opening", e);
@@ -392,6 +413,10 @@ final class ServiceSet
         {
             Thread.currentThread().interrupt();
             flushed = "interrupted";
+        }
+        if (e.reservation() != null)
+        {
+            e.reservation().close();
         }
         e.initiator().close();
         LOG.info("export {} stopped ({})", e.spec().name(), flushed);
