@@ -298,8 +298,8 @@ class ServeServiceTest
 
     /**
      * Stops the target host and checks its stop line: the writer's 32 × 128 sectors reached it,
-     * and it counted exactly one FLUSH. The writer never sends FLUSH, so that one is the
-     * initiator's final flush at its clean stop.
+     * and it counted a FLUSH. The writer never sends FLUSH, so that one is the initiator's final
+     * flush at its clean stop (counted twice when a late reply made the initiator send it again).
      */
     private static void stopTargetAndAssertOneFinalFlush(final ServeProcess targets) throws Exception
     {
@@ -309,7 +309,9 @@ class ServeServiceTest
             .matcher(targets.log());
         assertTrue(m.find(), targets.log());
         assertTrue(Long.parseLong(m.group(1)) >= 32 * 128, "the writes reached the target: " + m.group());
-        assertEquals(1, Long.parseLong(m.group(2)), m.group());
+        // at least one: a FLUSH whose reply was late under load is retransmitted and runs again (AoE has no
+        // duplicate detection; FLUSH is idempotent), so two is as right as one; none would be the failure
+        assertTrue(Long.parseLong(m.group(2)) >= 1, "the initiator's final FLUSH reached the target: " + m.group());
     }
 
     @Test
