@@ -65,6 +65,7 @@ class ServeCheckTest
 
         [service]
         stop-timeout = "20s"
+        metrics = "127.0.0.1:9810"
 
         [[export]]
         target = "e7.3"
@@ -150,6 +151,8 @@ class ServeCheckTest
         [[target]]|shelf = 1|slot = 2|file = "DISK"|interfaces = ["lo"]||[[target]]|shelf = 1|slot = 2|file = "DISK"|interfaces = ["lo"];  8: target[2].shelf;  duplicate target e1.2
         [service]|stop-timeout = "forever";                                 2: service.stop-timeout;            not a duration
         [nbd]|listen = "localhost";                                         2: nbd.listen;                      expected HOST:PORT
+        [service]|metrics = "localhost";                                    2: service.metrics;                 expected HOST:PORT
+        [service]|metrics = "127.0.0.1:70000";                              2: service.metrics;                 port out of range
         [export]|target = "e7.3";                                           1: export;                          double brackets
         [[export]|target = "e7.3";                                          1: ;                                not valid TOML
         """)

@@ -40,7 +40,7 @@ public final class ConfigLoader
 {
     private static final Set<String> TOP = Set.of("nbd", "service", "export", "target");
     private static final Set<String> NBD = Set.of("listen", "default-export");
-    private static final Set<String> SERVICE = Set.of("stop-timeout", "transport");
+    private static final Set<String> SERVICE = Set.of("stop-timeout", "transport", "metrics");
     private static final Set<String> EXPORT = Set.of("target", "interfaces", "read-only", "dead-after", "open-timeout");
     private static final Set<String> TARGET = Set.of("shelf", "slot", "file", "interfaces", "read-only", "mac-mask", "buffers", "sync",
         "offset", "length", "config-string");
@@ -234,9 +234,22 @@ public final class ConfigLoader
         final TomlTable t = table(toml, "service");
         Duration stop = ServeConfig.DEFAULT_STOP_TIMEOUT;
         String transport = Transports.defaultKind();
+        InetSocketAddress metrics = null;
         if (t != null)
         {
             unknownKeys(t, SERVICE, "service.");
+            final String m = string(t, "metrics", "service.", false);
+            if (m != null)
+            {
+                try
+                {
+                    metrics = address(m);
+                }
+                catch (final IllegalArgumentException e)
+                {
+                    problems.add(new Problem(file, line(t, "metrics"), "service.metrics", e.getMessage()));
+                }
+            }
             stop = duration(t, "stop-timeout", "service.", stop, false);
             if (stop.isZero())
             {
@@ -256,7 +269,7 @@ public final class ConfigLoader
                 }
             }
         }
-        return new ServeConfig.Service(stop, transport);
+        return new ServeConfig.Service(stop, transport, metrics);
     }
 
     private ServeConfig.ExportSpec export(final TomlTable t, final String key, final int line)
