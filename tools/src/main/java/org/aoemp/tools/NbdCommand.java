@@ -293,7 +293,8 @@ final class NbdCommand implements Callable<Integer>
         final int colon = text.lastIndexOf(':');
         if (colon <= 0)
         {
-            throw new IllegalArgumentException(option + " takes HOST:PORT, e.g. 127.0.0.1:10809 (got '" + text + "')");
+            throw new IllegalArgumentException(option + " takes HOST:PORT, e.g. 127.0.0.1:" + ("--metrics".equals(option) ? 9810 : 10809)
+                + " (got '" + text + "')");
         }
         final String host = text.substring(0, colon).replace("[", "").replace("]", "");
         try
