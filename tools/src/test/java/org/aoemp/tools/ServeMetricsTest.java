@@ -90,8 +90,9 @@ class ServeMetricsTest
                 assertTrue(value(text, "aoe_nbd_requests_total{export=\"e3.4\"}") > 0, text);
                 assertTrue(value(text, "aoe_nbd_connections_total{export=\"e3.4\"}") >= 1, "nbdcopy's connections (one or more): " + text);
                 assertEquals(0.0, value(text, "aoe_nbd_connections_open{export=\"e3.4\"}"), "all closed again");
-                final String up = "aoe_path_state{device=\"e3.4\",interface=\"" + rig.initiatorIf(0) + "\",state=\"up\",";
-                assertTrue(text.lines().anyMatch(l -> l.startsWith(up) && l.endsWith(" 1.0")), "the path is up:\n" + text);
+                final String path = "aoe_path_state{device=\"e3.4\",interface=\"" + rig.initiatorIf(0) + "\",state=";
+                assertEquals(4, text.lines().filter(l -> l.startsWith(path)).count(), "four states of the one path:\n" + text);
+                assertEquals(1, text.lines().filter(l -> l.startsWith(path) && l.endsWith(" 1.0")).count(), "one of them is 1:\n" + text);
 
                 Files.writeString(conf, head + target);
                 service.signal("HUP");
