@@ -110,6 +110,18 @@ public final class AoeDevice implements BlockDevice
             counters.callbackFailures(), engine.hasGivenUp(), pathStats());
     }
 
+    /** Completed requests by kind (monitoring; any thread). */
+    public RequestStats requestStats()
+    {
+        return counters.requests().snapshot();
+    }
+
+    /** Requests submitted and not yet taken by the engine (monitoring; any thread). */
+    public int queuedRequests()
+    {
+        return engine.queuedRequests();
+    }
+
     // ---------------------------------------------------------------------------------------
     // BlockDevice
 

@@ -186,6 +186,7 @@ final class CompletionProcessor
             return;
         }
         r.completed = true;
+        counters.requests().completed(r);
         if (r.error != null)
         {
             counters.requestFailed();

@@ -18,6 +18,7 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 final class DeviceCounters
 {
+    private final RequestCounters requests = new RequestCounters();
     private final AtomicLong staleReplies = new AtomicLong();
     private final AtomicLong foreignReplies = new AtomicLong();
     private final AtomicLong truncatedReplies = new AtomicLong();
@@ -63,6 +64,12 @@ final class DeviceCounters
         final long n = engineErrors + 1;  // single writer
         engineErrors = n;
         return n;
+    }
+
+    /** Requests by kind, counted as they complete (engine thread). */
+    RequestCounters requests()
+    {
+        return requests;
     }
 
     long staleReplies()

@@ -109,6 +109,12 @@ final class DeviceEngine implements Agent, ErrorHandler
         return true;
     }
 
+    /** Requests in the submit queue, not yet taken by the engine (monitoring). */
+    int queuedRequests()
+    {
+        return submitted.size();
+    }
+
     /** Makes a parked engine look at its queues now; cheap when it is awake. */
     void wake()
     {

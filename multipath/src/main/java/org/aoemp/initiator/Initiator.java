@@ -52,6 +52,9 @@ public final class Initiator implements AutoCloseable
     private final LongAdder requestsIgnored = new LongAdder();
     private final LongAdder configReplies = new LongAdder();
     private final LongAdder unmatchedReplies = new LongAdder();
+    private final LongAdder announcements = new LongAdder();
+    /** The least time between two queries a port sends after hearing vblade's (version 0) announcements. */
+    static final long ANNOUNCEMENT_QUERY_GAP_MILLIS = 100;
 
     private record DeviceTable(int[] keys, AoeDevice[] devices)
     {
@@ -136,11 +139,17 @@ public final class Initiator implements AutoCloseable
     {
         for (final Port p : ports)
         {
-            final ByteBuffer f = ByteBuffer.allocate(AoeHeader.MIN_ETHERNET_FRAME);
-            new AoeHeader().wrap(f, 0).request(org.aoemp.protocol.MacAddress.BROADCAST_BITS, p.mac(), AoeHeader.SHELF_ANY,
-                AoeHeader.SLOT_ANY, AoeHeader.CMD_CONFIG, AoeHeader.USERLAND_TAG_BIT);
-            p.transport().send(f, f.capacity());
+            queryConfig(p);
         }
+    }
+
+    /** Broadcasts a config query on one port. */
+    private static void queryConfig(final Port p)
+    {
+        final ByteBuffer f = ByteBuffer.allocate(AoeHeader.MIN_ETHERNET_FRAME);
+        new AoeHeader().wrap(f, 0).request(org.aoemp.protocol.MacAddress.BROADCAST_BITS, p.mac(), AoeHeader.SHELF_ANY,
+            AoeHeader.SLOT_ANY, AoeHeader.CMD_CONFIG, AoeHeader.USERLAND_TAG_BIT);
+        p.transport().send(f, f.capacity());
     }
 
     /** Broadcasts a config query and collects answers for {@code wait}. */
@@ -369,6 +378,12 @@ public final class Initiator implements AutoCloseable
     }
 
     /** Counters of the receive dispatch. */
+    /** Version-0 announcements (vblade's start-up frame) that made a port ask who is there. */
+    public long announcementsHeard()
+    {
+        return announcements.sum();
+    }
+
     public record InitiatorStats(long malformedFrames, long requestsIgnored, long configReplies, long unmatchedReplies)
     {
     }
@@ -444,6 +459,8 @@ public final class Initiator implements AutoCloseable
         private final Port port;
         private final AoeHeader header = new AoeHeader();
         private final ConfigHeader config = new ConfigHeader();
+        /** When this port last asked after an announcement (its receive thread only). */
+        private long lastAnnouncementQuery;
 
         PortReceiver(final Port port)
         {
@@ -456,6 +473,11 @@ public final class Initiator implements AutoCloseable
             final AoeHeader h = header.wrap(frame, 0);
             if (!h.isAoeV1(length))
             {
+                if (isVersionZeroAnnouncement(h, length))
+                {
+                    askAfterAnnouncement();
+                    return;
+                }
                 malformedFrames.increment();
                 return;
             }
@@ -501,6 +523,31 @@ public final class Initiator implements AutoCloseable
             {
                 unmatchedReplies.increment();
             }
+        }
+
+        /**
+         * vblade's start-up announcement: a config response with the version nibble left 0 (its
+         * {@code aoead} sets the flags alone). The kernel's driver does not check the version and
+         * takes it; this initiator keeps refusing frames that are not AoE v1, but takes the hint:
+         * a target just started here, so ask this port who is there.
+         */
+        private boolean isVersionZeroAnnouncement(final AoeHeader h, final int length)
+        {
+            return length >= AoeHeader.LENGTH && h.etherType() == AoeHeader.ETHERTYPE && h.version() == 0 && h.isResponse()
+                && !h.isError() && h.command() == AoeHeader.CMD_CONFIG;
+        }
+
+        /** A config query on this port, at most one per {@value #ANNOUNCEMENT_QUERY_GAP_MILLIS} ms however many announcements arrive. */
+        private void askAfterAnnouncement()
+        {
+            final long now = System.nanoTime();
+            if (lastAnnouncementQuery != 0 && now - lastAnnouncementQuery < TimeUnit.MILLISECONDS.toNanos(ANNOUNCEMENT_QUERY_GAP_MILLIS))
+            {
+                return;
+            }
+            lastAnnouncementQuery = now;
+            announcements.increment();
+            queryConfig(port);
         }
 
         private void onConfig(final AoeHeader h, final ByteBuffer frame, final int length)

@@ -26,6 +26,8 @@ public final class Path
     private final Port port;
     private final long remoteMac;
     private final RttEstimator rtt;
+    /** Every reply's RTT, for monitoring (the estimator keeps only SRTT and RTTVAR). */
+    private final RttHistogram rttHistogram = new RttHistogram();
     private volatile int bufferCount;
     private volatile int targetSectors;
 
@@ -130,6 +132,7 @@ public final class Path
         if (rttNanos >= 0)
         {
             rtt.sample(rttNanos);
+            rttHistogram.record(rttNanos);
         }
         if (window < ssthresh)
         {
@@ -344,7 +347,7 @@ public final class Path
     {
         return new PathStats(port.name(), new MacAddress(remoteMac).toString(), state, window, inFlight, bufferCount,
             maxSectors(), rtt.srttNanos() / 1000, rtt.rtoNanos() / 1000, framesSent, bytesSent, framesReceived, bytesReceived,
-            retransmits, timeouts, maxSectorsSent, stateChanges);
+            retransmits, timeouts, maxSectorsSent, stateChanges, rttHistogram.snapshot());
     }
 
     @Override

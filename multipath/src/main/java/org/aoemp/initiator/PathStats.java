@@ -1,6 +1,10 @@
 package org.aoemp.initiator;
 
-/** A snapshot of one path's counters, for {@code aoe stat -v}, JSON and the benchmark. */
+/**
+ * A snapshot of one path's counters, for {@code aoe stat -v}, JSON, the benchmark and {@code --metrics}.
+ *
+ * @param rttHistogram the RTT of every reply since the path was found (Prometheus' histogram)
+ */
 public record PathStats(
     String localInterface,
     String remoteMac,
@@ -18,6 +22,7 @@ public record PathStats(
     long retransmits,
     long timeouts,
     long maxSectorsSent,
-    long stateChanges)
+    long stateChanges,
+    RttHistogram.Snapshot rttHistogram)
 {
 }

@@ -3,6 +3,7 @@ package org.aoemp.initiator;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -15,6 +16,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 
 import org.aoemp.block.IoError;
+import org.aoemp.testing.Await;
 import org.aoemp.testing.BulkIo;
 import org.aoemp.testing.Prerequisites;
 import org.aoemp.testing.RealPeer;
@@ -91,6 +93,25 @@ class VbladeInitiatorTest
         assertEquals("Coraid EtherDrive vblade", d.identity().model());
         assertTrue(d.isLba48());
         assertEquals(2, d.sectorsPerCommand(), "MTU 1500: 2 sectors per frame");
+    }
+
+    /**
+     * vblade announces itself at start with a config response whose version nibble is 0; with no
+     * periodic query, only that frame can tell the initiator a target appeared. It must make the
+     * port ask (the old initiator dropped it as malformed and never heard of the target).
+     */
+    @Test
+    void shouldHearAVbladeStartedLaterByItsAnnouncementWithoutPeriodicQueries() throws Exception
+    {
+        final Path disk = sparseFile("late.img", 8 * MIB);
+        rig = VethRig.builder().pairs(1).build();
+        initiator = Initiator.open("afpacket", List.of(rig.initiatorIf(0)), Duration.ZERO);
+        assertNull(initiator.directory().get(new TargetAddress(7, 4)), "nothing there yet");
+        rig.startVblade(7, 4, 0, disk);
+        Await.until(Duration.ofSeconds(30), () -> initiator.directory().get(new TargetAddress(7, 4)) != null,
+            () -> "e7.4 never heard; announcements " + initiator.announcementsHeard() + ", " + initiator.stats());
+        assertTrue(initiator.announcementsHeard() >= 1, "heard through the announcement: " + initiator.stats());
+        assertEquals(8 * MIB, initiator.open(new TargetAddress(7, 4), DeviceOptions.defaults()).size());
     }
 
     @ParameterizedTest

@@ -10,13 +10,20 @@ import org.aoemp.block.BlockDevice;
  * @param name     the name clients ask for ({@code nbd://host:port/NAME})
  * @param device   the disk; the server never closes it
  * @param readOnly true when the server or the device forbids writes
+ * @param counters what its clients did ({@code --metrics}); the connections count into it
  */
-public record Export(String name, BlockDevice device, boolean readOnly)
+public record Export(String name, BlockDevice device, boolean readOnly, ExportCounters counters)
 {
+    public Export(final String name, final BlockDevice device, final boolean readOnly)
+    {
+        this(name, device, readOnly, new ExportCounters());
+    }
+
     public Export
     {
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(device, "device");
+        Objects.requireNonNull(counters, "counters");
         if (HandshakeCodec.utf8(name).length > HandshakeCodec.MAX_STRING_LENGTH)
         {
             throw new IllegalArgumentException("export name longer than " + HandshakeCodec.MAX_STRING_LENGTH + " bytes");

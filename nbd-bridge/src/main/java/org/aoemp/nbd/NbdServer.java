@@ -342,6 +342,12 @@ public final class NbdServer implements AutoCloseable
         return names;
     }
 
+    /** The exports now, in LIST order, with their counters (monitoring; any thread). */
+    public List<Export> exports()
+    {
+        return config.exports();
+    }
+
     /** The URI of the default export, e.g. {@code nbd://127.0.0.1:10809}. */
     public String uri()
     {

@@ -61,6 +61,8 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
     private static final Logger LOG = LoggerFactory.getLogger(TransmissionHandler.class);
 
     private final Export export;
+    private final ExportCounters counters;
+    private boolean counted;
     private final BlockDevice device;
     private final long maxInFlightBytes;
     private final int maxInFlightRequests;
@@ -77,6 +79,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
     TransmissionHandler(final Export export, final ServerConfig config)
     {
         this.export = export;
+        this.counters = export.counters();
         this.device = export.device();
         this.maxInFlightBytes = config.maxInFlightBytes();
         this.maxInFlightRequests = config.maxInFlightRequests();
@@ -87,12 +90,30 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
     {
         this.ctx = ctx;
         this.loop = ctx.executor();
+        counters.connectionOpened();
+        counted = true;
+    }
+
+    @Override
+    public void handlerRemoved(final ChannelHandlerContext ctx)
+    {
+        connectionGone();
+    }
+
+    private void connectionGone()
+    {
+        if (counted)
+        {
+            counted = false;
+            counters.connectionClosed();
+        }
     }
 
     @Override
     public void channelRead(final ChannelHandlerContext ctx, final Object msg)
     {
         final NbdRequest request = (NbdRequest)msg;
+        counters.request();
         if (closing || !ctx.channel().isActive())
         {
             request.release();
@@ -104,6 +125,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
             request.release();
             if (shuttingDown && request.type() != CMD_DISC)
             {
+                counters.error();
                 writeReply(emptyReply(request.cookie(), NbdErrors.ESHUTDOWN));
             }
             return;
@@ -112,6 +134,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
         {
             LOG.trace("{}: rejected {}", ctx.channel(), request);
             request.release();
+            counters.error();
             writeReply(emptyReply(request.cookie(), request.errno()));
             return;
         }
@@ -182,6 +205,10 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
     {
         inFlight--;
         inFlightBytes -= op.bytes;
+        if (op.errno != NbdErrors.OK)
+        {
+            counters.error();
+        }
         if (op.payload != null)
         {
             op.payload.release();
@@ -275,6 +302,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
             LOG.debug("{}: connection lost with {} requests in flight on '{}'; their results will be dropped",
                 ctx.channel(), inFlight, export.name());
         }
+        connectionGone();
         super.channelInactive(ctx);
     }
 

@@ -7,7 +7,10 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.HashSet;
+import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CopyOnWriteArrayList;
 
 import org.aoemp.block.BlockDevice;
 import org.aoemp.block.MemoryBlockDevice;
@@ -20,6 +23,9 @@ import org.aoemp.initiator.TargetDirectory;
 import org.aoemp.nbd.NbdServer;
 import org.aoemp.tools.serve.FlushTracker;
 import org.aoemp.tools.serve.ShutdownCoordinator;
+import org.aoemp.tools.metrics.DeviceMetrics;
+import org.aoemp.tools.metrics.ExportMetrics;
+import org.aoemp.tools.metrics.MetricsEndpoint;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
@@ -99,6 +105,16 @@ final class NbdCommand implements Callable<Integer>
             + "second signal, exit at once. Default: ${DEFAULT-VALUE}.")
     Duration stopTimeout;
 
+    @Option(names = "--metrics", paramLabel = "HOST:PORT",
+        description = "Serve Prometheus metrics (text format) on http://HOST:PORT/metrics: per path, per device, per export, "
+            + "process and JVM. Port 0 picks a free port (the log says which). Default: none.")
+    String metrics;
+
+    @Option(names = "--rediscover", paramLabel = "DURATION", converter = Units.DurationConverter.class, defaultValue = "5s",
+        description = "With -i and no target: how often to ask for targets again, so that one started later (which missed "
+            + "nothing if it announced itself) is exported within this. Default: ${DEFAULT-VALUE}.")
+    Duration rediscover;
+
     @Spec
     CommandSpec spec;
 
@@ -117,11 +133,14 @@ final class NbdCommand implements Callable<Integer>
         try
         {
             final Map<String, BlockDevice> exports = new LinkedHashMap<>();
-            if (exclusive && (backend != null || targets.isEmpty() && net.interfaces.isEmpty()))
+            if (exclusive && (backend != null || targets.isEmpty()))
             {
-                throw new IllegalArgumentException("--exclusive reserves AoE targets: name them or give -i (not with --backend or "
-                    + "the embedded demo)");
+                throw new IllegalArgumentException("--exclusive reserves the AoE targets named: name them (eX.Y), not with --backend, "
+                    + "the embedded demo or every target discovered");
             }
+            final InetSocketAddress metricsAddress = metrics == null ? null : parseAddress("--metrics", metrics);
+            Initiator initiator = null;
+            final boolean exportAllDiscovered = backend == null && targets.isEmpty() && !net.interfaces.isEmpty();
             if (backend != null)
             {
                 exports.put("memory", memoryBackend(backend));
@@ -132,7 +151,7 @@ final class NbdCommand implements Callable<Integer>
             }
             else
             {
-                final Initiator initiator = net.openInitiator(Duration.ofSeconds(60));
+                initiator = net.openInitiator(exportAllDiscovered ? rediscover : Duration.ofSeconds(60));
                 resources.add(initiator);
                 final List<TargetAddress> wanted = new ArrayList<>();
                 targets.forEach(t -> wanted.add(TargetAddress.parse(t)));
@@ -144,8 +163,8 @@ final class NbdCommand implements Callable<Integer>
                     }
                     if (wanted.isEmpty())
                     {
-                        throw new IllegalArgumentException("no AoE target answered on " + String.join(", ", net.interfaceNames())
-                            + " within " + net.timeout.toMillis() + " ms");
+                        LOG.info("no AoE target answered on {} within {} ms yet; exporting targets as they appear",
+                            String.join(", ", net.interfaceNames()), net.timeout.toMillis());
                     }
                 }
                 for (final TargetAddress a : wanted)
@@ -155,8 +174,7 @@ final class NbdCommand implements Callable<Integer>
                         // Closed after the final flush (resources close in reverse), before the initiator.
                         resources.add(TargetReservation.take(initiator, a, net.timeout));
                     }
-                    final AoeDevice d = initiator.open(a, DeviceOptions.defaults().withOpenTimeout(net.timeout)
-                        .withDeadAfter(deadAfter).withReadOnly(readOnly));
+                    final AoeDevice d = initiator.open(a, deviceOptions());
                     exports.put(a.toString(), d);
                     if (!exclusive)
                     {
@@ -167,23 +185,51 @@ final class NbdCommand implements Callable<Integer>
             // Closed after the server (resources close in reverse): once the last request is done,
             // a FLUSH to every AoE device written since its last flush, as aoe serve does.
             final Map<String, BlockDevice> served = new LinkedHashMap<>();
-            final List<FlushTracker> tracked = new ArrayList<>();
+            final List<FlushTracker> tracked = new CopyOnWriteArrayList<>();
             exports.forEach((name, d) -> served.put(name, d instanceof AoeDevice ? track(d, tracked) : d));
             resources.add(() -> tracked.forEach(FlushTracker::finalFlush));
             final NbdServer server = access.apply(NbdServer.builder()).exports(served)
-                .defaultExport(exports.keySet().iterator().next()).readOnly(readOnly).closeTimeout(stopTimeout).start();
+                .defaultExport(exports.isEmpty() ? null : exports.keySet().iterator().next()).readOnly(readOnly)
+                .closeTimeout(stopTimeout).start();
             resources.add(server);
             access.warnIfOpen();
-            publishStats(exports, resources, out);
+            final List<AoeDevice> devices = new CopyOnWriteArrayList<>();
+            exports.values().forEach(d ->
+            {
+                if (d instanceof AoeDevice a)
+                {
+                    devices.add(a);
+                }
+            });
+            if (exportAllDiscovered)
+            {
+                final Set<TargetAddress> exported = new HashSet<>();
+                devices.forEach(d -> exported.add(d.address()));
+                resources.add(new DiscoveredTargetExporter(initiator, deviceOptions(), exported, d ->
+                {
+                    server.addExport(d.address().toString(), track(d, tracked), readOnly);
+                    devices.add(d);
+                }).start());
+            }
+            publishStats(devices, exportAllDiscovered, resources, out);
+            if (metricsAddress != null)
+            {
+                final MetricsEndpoint m = MetricsEndpoint.start(metricsAddress, new DeviceMetrics(() -> devices),
+                    new ExportMetrics(server::exports));
+                resources.add(m);
+                out.printf("metrics on %s%n", m.url());
+            }
             for (final Map.Entry<String, BlockDevice> e : exports.entrySet())
             {
                 out.printf("export %-8s %s  %d bytes%n", "\"" + e.getKey() + "\"", server.uri(e.getKey()), e.getValue().size());
             }
-            out.printf("serving NBD on %s (default export \"%s\")%n", NbdAccess.where(server), exports.keySet().iterator().next());
+            out.printf("serving NBD on %s (default export \"%s\")%n", NbdAccess.where(server),
+                exports.isEmpty() ? "" : exports.keySet().iterator().next());
             final String uri = server.uri().contains("?") ? "'" + server.uri() + "'" : server.uri();
             out.printf("next: %s   (or: nbdinfo %s)%n", NbdAccess.nbdClientHint(server), uri);
             out.flush();
-            LOG.info("ready: serving {} on {}", String.join(", ", exports.keySet()), server.uri());
+            LOG.info("ready: serving {} on {}", exports.isEmpty() ? "(targets as they appear)" : String.join(", ", exports.keySet()),
+                server.uri());
             ShutdownCoordinator.Event event;
             while ((event = signals.next()).kind() == ShutdownCoordinator.Kind.RELOAD)
             {
@@ -216,24 +262,17 @@ final class NbdCommand implements Callable<Integer>
         return what + ", listen " + (listen.isEmpty() ? NbdAccess.DEFAULT_LISTEN : String.join(" ", listen))
             + (allow.isEmpty() ? "" : ", allow " + String.join(" ", allow)) + ", tls " + tls + (readOnly ? ", read-only" : ", read-write")
             + (exclusive ? ", exclusive" : "") + ", dead-after "
-            + text(deadAfter) + ", stop timeout " + text(stopTimeout);
+            + text(deadAfter) + ", stop timeout " + text(stopTimeout) + (metrics == null ? "" : ", metrics " + metrics);
     }
 
     /**
      * Lets {@code aoe stat -v} show the live counters of the AoE devices served here. Without a
      * writable run directory the bridge still serves; it says so and publishes nothing.
      */
-    private void publishStats(final Map<String, BlockDevice> exports, final List<AutoCloseable> resources, final PrintWriter out)
+    private void publishStats(final List<AoeDevice> devices, final boolean more, final List<AutoCloseable> resources,
+        final PrintWriter out)
     {
-        final List<AoeDevice> devices = new ArrayList<>();
-        exports.values().forEach(d ->
-        {
-            if (d instanceof AoeDevice a)
-            {
-                devices.add(a);
-            }
-        });
-        if (devices.isEmpty())
+        if (devices.isEmpty() && !more)
         {
             return;
         }
@@ -253,6 +292,11 @@ final class NbdCommand implements Callable<Integer>
         {
             spec.commandLine().getErr().printf("aoe nbd: not publishing live counters: %s%n", e.getMessage());
         }
+    }
+
+    private DeviceOptions deviceOptions()
+    {
+        return DeviceOptions.defaults().withOpenTimeout(net.timeout).withDeadAfter(deadAfter).withReadOnly(readOnly);
     }
 
     /** 30 s, 500 ms: durations as an operator writes them. */
@@ -284,10 +328,17 @@ final class NbdCommand implements Callable<Integer>
 
     static InetSocketAddress parseListen(final String text)
     {
+        return parseAddress("--listen", text);
+    }
+
+    /** {@code HOST:PORT} (an IPv6 host in brackets) for {@code option}, with a clear error naming it. */
+    static InetSocketAddress parseAddress(final String option, final String text)
+    {
         final int colon = text.lastIndexOf(':');
         if (colon <= 0)
         {
-            throw new IllegalArgumentException("--listen takes HOST:PORT, e.g. 127.0.0.1:10809 (got '" + text + "')");
+            throw new IllegalArgumentException(option + " takes HOST:PORT, e.g. 127.0.0.1:" + ("--metrics".equals(option) ? 9810 : 10809)
+                + " (got '" + text + "')");
         }
         final String host = text.substring(0, colon).replace("[", "").replace("]", "");
         try
@@ -301,7 +352,7 @@ final class NbdCommand implements Callable<Integer>
         }
         catch (final NumberFormatException e)
         {
-            throw new IllegalArgumentException("bad port in --listen '" + text + "'");
+            throw new IllegalArgumentException("bad port in " + option + " '" + text + "'");
         }
     }
 

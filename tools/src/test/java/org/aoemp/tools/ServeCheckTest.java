@@ -65,6 +65,7 @@ class ServeCheckTest
 
         [service]
         stop-timeout = "20s"
+        metrics = "127.0.0.1:9810"
 
         [[export]]
         target = "e7.3"
@@ -175,6 +176,8 @@ class ServeCheckTest
         [nbd]|tls = "require";                                              2: nbd.tls;                         needs a certificates directory
         [nbd]|tls = "on"|tls-certificates = "/nonexistent/pki";             3: nbd.tls-certificates;            no such directory
         [nbd]|tls-certificates = "/nonexistent/pki";                        2: nbd.tls-certificates;            tls is off
+        [service]|metrics = "localhost";                                    2: service.metrics;                 expected HOST:PORT
+        [service]|metrics = "127.0.0.1:70000";                              2: service.metrics;                 port out of range
         [export]|target = "e7.3";                                           1: export;                          double brackets
         [[export]|target = "e7.3";                                          1: ;                                not valid TOML
         """)

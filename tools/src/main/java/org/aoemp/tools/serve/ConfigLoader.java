@@ -1,6 +1,7 @@
 package org.aoemp.tools.serve;
 
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -42,7 +43,7 @@ public final class ConfigLoader
 {
     private static final Set<String> TOP = Set.of("nbd", "service", "export", "target");
     private static final Set<String> NBD = Set.of("listen", "default-export", "allow", "tls", "tls-certificates");
-    private static final Set<String> SERVICE = Set.of("stop-timeout", "transport");
+    private static final Set<String> SERVICE = Set.of("stop-timeout", "transport", "metrics");
     private static final Set<String> EXPORT = Set.of("target", "interfaces", "read-only", "dead-after", "open-timeout",
         "exclusive");
     private static final Set<String> TARGET = Set.of("shelf", "slot", "file", "interfaces", "read-only", "mac-mask", "buffers", "sync",
@@ -286,9 +287,22 @@ public final class ConfigLoader
         final TomlTable t = table(toml, "service");
         Duration stop = ServeConfig.DEFAULT_STOP_TIMEOUT;
         String transport = Transports.defaultKind();
+        InetSocketAddress metrics = null;
         if (t != null)
         {
             unknownKeys(t, SERVICE, "service.");
+            final String m = string(t, "metrics", "service.", false);
+            if (m != null)
+            {
+                try
+                {
+                    metrics = address(m);
+                }
+                catch (final IllegalArgumentException e)
+                {
+                    problems.add(new Problem(file, line(t, "metrics"), "service.metrics", e.getMessage()));
+                }
+            }
             stop = duration(t, "stop-timeout", "service.", stop, false);
             if (stop.isZero())
             {
@@ -308,7 +322,7 @@ public final class ConfigLoader
                 }
             }
         }
-        return new ServeConfig.Service(stop, transport);
+        return new ServeConfig.Service(stop, transport, metrics);
     }
 
     private ServeConfig.ExportSpec export(final TomlTable t, final String key, final int line)
@@ -508,6 +522,31 @@ public final class ConfigLoader
         problems.add(new Problem(file, line(t, name), prefix + name, "expected a string or an array of strings, got "
             + (v instanceof TomlArray ? "an empty array" : typeOf(v))));
         return null;
+    }
+
+    private static InetSocketAddress address(final String text)
+    {
+        final int colon = text.lastIndexOf(':');
+        if (colon <= 0)
+        {
+            throw new IllegalArgumentException("expected HOST:PORT, e.g. \"127.0.0.1:10809\" (got '" + text + "')");
+        }
+        final String host = text.substring(0, colon).replace("[", "").replace("]", "");
+        final int port;
+        try
+        {
+            port = Integer.parseInt(text.substring(colon + 1));
+        }
+        catch (final NumberFormatException e)
+        {
+            throw new IllegalArgumentException("bad port in '" + text + "'");
+        }
+        if (port < 0 || port > 65535)
+        {
+            throw new IllegalArgumentException("port out of range 0..65535 in '" + text + "'");
+        }
+        // Unresolved: checking must not depend on name service; the server resolves when it binds.
+        return InetSocketAddress.createUnresolved(host, port);
     }
 
     private String string(final TomlTable t, final String name, final String prefix, final boolean required)

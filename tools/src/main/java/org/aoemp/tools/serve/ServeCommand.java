@@ -9,6 +9,9 @@ import java.util.concurrent.Callable;
 
 import org.aoemp.initiator.DeviceStats;
 import org.aoemp.tools.StatsPublisher;
+import org.aoemp.tools.metrics.DeviceMetrics;
+import org.aoemp.tools.metrics.ExportMetrics;
+import org.aoemp.tools.metrics.MetricsEndpoint;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
@@ -112,13 +115,26 @@ public final class ServeCommand implements Callable<Integer>
             {
                 LOG.warn("{} has no [[export]] and no [[target]]: serving nothing (add entries and send SIGHUP)", config);
             }
+            final MetricsEndpoint metrics;
+            try
+            {
+                metrics = startMetrics(first, set);
+            }
+            catch (final java.io.IOException e)
+            {
+                LOG.error("not started: {}", e.getMessage());
+                notifier.status("failed: " + e.getMessage());
+                set.stop(first.service().stopTimeout());
+                signals.stopped();
+                return org.aoemp.tools.AoeCommand.EXIT_FAILURE;
+            }
             final StatsPublisher stats = publishStats(set);
             LOG.info("ready: {}", set.status());
             notifier.ready(set.status());
             ShutdownCoordinator.Event event;
             while ((event = signals.next()).kind() == ShutdownCoordinator.Kind.RELOAD)
             {
-                reload(set, notifier);
+                reload(set, notifier, first.service().metrics());
             }
             LOG.info("{}: stopping (finishing requests in flight, then FLUSH; stop-timeout {})", event.signal(),
                 ServiceSet.text(first.service().stopTimeout()));
@@ -127,6 +143,10 @@ public final class ServeCommand implements Callable<Integer>
             if (stats != null)
             {
                 stats.close();
+            }
+            if (metrics != null)
+            {
+                metrics.close();
             }
             signals.stopped();
             LOG.info("{} serve stopped cleanly", version);
@@ -159,7 +179,28 @@ public final class ServeCommand implements Callable<Integer>
         }
     }
 
-    private void reload(final ServiceSet set, final SystemdNotifier notifier)
+    /**
+     * {@code [service] metrics = "HOST:PORT"}: Prometheus metrics of the exports and their devices
+     * (those a reload adds or removes too), process and JVM. Null when the key is absent.
+     *
+     * @throws java.io.IOException when the address cannot be bound
+     */
+    private static MetricsEndpoint startMetrics(final ServeConfig config, final ServiceSet set) throws java.io.IOException
+    {
+        final java.net.InetSocketAddress a = config.service().metrics();
+        if (a == null)
+        {
+            return null;
+        }
+        return MetricsEndpoint.start(new java.net.InetSocketAddress(a.getHostString(), a.getPort()), new DeviceMetrics(set::devices),
+            new ExportMetrics(() ->
+            {
+                final org.aoemp.nbd.NbdServer server = set.server();
+                return server == null ? List.of() : server.exports();
+            }));
+    }
+
+    private void reload(final ServiceSet set, final SystemdNotifier notifier, final java.net.InetSocketAddress metrics)
     {
         LOG.info("SIGHUP: reloading {}", config);
         notifier.reloading("reloading " + config);
@@ -167,6 +208,10 @@ public final class ServeCommand implements Callable<Integer>
         {
             final ServeConfig next = ConfigLoader.load(config);
             LOG.info("reloaded {}: {}", config, set.reload(next));
+            if (!java.util.Objects.equals(String.valueOf(metrics), String.valueOf(next.service().metrics())))
+            {
+                LOG.warn("reload: [service] metrics changed; metrics stay where they are until a restart");
+            }
             if (next.exports().isEmpty() && next.targets().isEmpty())
             {
                 LOG.warn("{} has no [[export]] and no [[target]]: serving nothing", config);

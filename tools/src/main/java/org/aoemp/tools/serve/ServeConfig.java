@@ -1,5 +1,6 @@
 package org.aoemp.tools.serve;
 
+import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -66,9 +67,14 @@ public record ServeConfig(Path file, Nbd nbd, Service service, List<ExportSpec> 
      *
      * @param stopTimeout how long a clean stop may take before the process exits regardless
      * @param transport   how raw frames are sent: afpacket or pcap
+     * @param metrics     where to serve Prometheus metrics ({@code metrics = "HOST:PORT"}, unresolved), or null for nowhere
      */
-    public record Service(Duration stopTimeout, String transport)
+    public record Service(Duration stopTimeout, String transport, InetSocketAddress metrics)
     {
+        public Service(final Duration stopTimeout, final String transport)
+        {
+            this(stopTimeout, transport, null);
+        }
     }
 
     /**

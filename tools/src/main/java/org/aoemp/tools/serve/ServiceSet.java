@@ -71,7 +71,8 @@ final class ServiceSet
     /** A copy of the exports' devices, replaced on every change: the stats publisher's thread reads it. */
     private volatile List<AoeDevice> devices = List.of();
     private ServeConfig config;
-    private NbdServer server;
+    /** Volatile: the metrics endpoint's thread reads it. */
+    private volatile NbdServer server;
 
     /** @param inheritedFd the listening socket systemd passed, or -1 */
     ServiceSet(final int inheritedFd)
