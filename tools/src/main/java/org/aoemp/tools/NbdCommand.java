@@ -74,6 +74,9 @@ final class NbdCommand implements Callable<Integer>
             + "second signal, exit at once. Default: ${DEFAULT-VALUE}.")
     Duration stopTimeout;
 
+    @Mixin
+    TargetMacs macs;
+
     @Spec
     CommandSpec spec;
 
@@ -119,8 +122,9 @@ final class NbdCommand implements Callable<Integer>
                 for (final TargetAddress a : wanted)
                 {
                     final AoeDevice d = initiator.open(a, DeviceOptions.defaults().withOpenTimeout(net.timeout)
-                        .withDeadAfter(deadAfter).withReadOnly(readOnly));
+                        .withDeadAfter(deadAfter).withReadOnly(readOnly), macs.parse());
                     exports.put(a.toString(), d);
+                    TargetMacs.conflictNotice(d).forEach(out::println);
                 }
             }
             // Closed after the server (resources close in reverse): once the last request is done,
