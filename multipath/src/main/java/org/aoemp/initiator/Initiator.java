@@ -41,6 +41,8 @@ import org.aoemp.transport.Transports;
  */
 public final class Initiator implements AutoCloseable
 {
+    /** How long open() waits, after the first answer to its query, for other MACs to answer too. */
+    static final long SETTLE_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
     /** Bit 30 of a userland tag: set on control exchanges, clear on device commands (see {@link Slot}). */
     static final int EXCHANGE_TAG_BIT = 0x4000_0000;
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Initiator.class);
@@ -165,7 +167,7 @@ public final class Initiator implements AutoCloseable
     /**
      * Opens a target as a block device: waits for it to be discovered (up to the open timeout),
      * asks every MAC that answered for its IDENTIFY data, and makes a path of every (port, MAC)
-     * whose disk is the one of the MAC heard first (see {@link #open(TargetAddress, DeviceOptions, Set)}).
+     * whose disk is the one of the lowest MAC (see {@link #open(TargetAddress, DeviceOptions, Set)}).
      */
     public AoeDevice open(final TargetAddress address, final DeviceOptions options) throws IoError, InterruptedException
     {
@@ -175,7 +177,8 @@ public final class Initiator implements AutoCloseable
     /**
      * Opens a target as a block device. Every target MAC that answered discovery is asked for its
      * IDENTIFY data; the device's identity ({@link TargetIdentities#reference()}) is that of the
-     * first MAC heard among {@code macs} (any MAC when empty), and only the MACs that answer with
+     * lowest MAC among {@code macs} that answered (any MAC when empty: the choice does not depend on
+     * which answered first, so every run picks the same disk), and only the MACs that answer with
      * the same disk (size, serial, model, LBA48) and config string become paths: when two targets
      * claim the same shelf.slot, no I/O goes to the other one, and the log says so. MACs heard
      * later are checked the same way before they become paths ({@link IdentityVerifier}).
@@ -195,6 +198,12 @@ public final class Initiator implements AutoCloseable
         {
             queryConfig();
             target = macs.isEmpty() ? directory.await(address, deadline) : awaitMacs(address, macs, deadline);
+            // let every target MAC on the segment answer, so that the disk chosen does not depend on which answered first
+            final long settle = Math.min(SETTLE_NANOS, deadline - System.nanoTime());
+            if (target != null && settle > 0)
+            {
+                TimeUnit.NANOSECONDS.sleep(settle);
+            }
         }
         if (target == null)
         {
@@ -264,7 +273,7 @@ public final class Initiator implements AutoCloseable
         if (ids.hasConflict())
         {
             LOG.warn("{}: more than one disk answers as {}: opened the one {} and no I/O goes to a MAC with another; "
-                + "choose another with --mac MAC. {}", address, address, macs.isEmpty() ? "heard first" : "named with --mac",
+                + "choose another with --mac MAC. {}", address, address, macs.isEmpty() ? "of the lowest MAC" : "named with --mac",
                 String.join("; ", ids.describe()));
         }
         LOG.info("{} opened: {} bytes, {}, {} sectors per command, over {}; model \"{}\", serial \"{}\"", address, device.size(),
@@ -275,19 +284,19 @@ public final class Initiator implements AutoCloseable
     }
 
     /**
-     * Asks every MAC among {@code endpoints} for its IDENTIFY data and judges each against the
-     * first one heard that the user allows.
+     * Asks every MAC among {@code endpoints} for its IDENTIFY data and judges each against that of
+     * the lowest MAC that answered and that the user allows.
      */
     private TargetIdentities identities(final TargetAddress address, final List<TargetDirectory.Endpoint> endpoints, final Set<Long> macs,
         final long deadline, final DeviceOptions options) throws IoError, InterruptedException
     {
         final Map<Long, EndpointIdentity> found = identifyEach(address, endpoints, deadline);
         EndpointIdentity reference = null;
-        for (final TargetDirectory.Endpoint e : endpoints)
+        for (final long mac : new java.util.TreeSet<>(found.keySet()))
         {
-            if (found.containsKey(e.mac()) && (macs.isEmpty() || macs.contains(e.mac())))
+            if (macs.isEmpty() || macs.contains(mac))
             {
-                reference = found.get(e.mac());
+                reference = found.get(mac);
                 break;
             }
         }

@@ -13,7 +13,7 @@ import org.aoemp.protocol.MacAddress;
 /**
  * The identity of one open device and what each target MAC that answers for its shelf.slot was
  * found to be. The device's identity (the reference) is the one it was opened with: that of the
- * MAC heard first, or of the MACs the user named ({@code --mac}). A MAC is a path only while its
+ * lowest MAC that answered, or of the MACs the user named ({@code --mac}). A MAC is a path only while its
  * IDENTIFY data and config string match the reference ({@link Verdict#PATH}); a MAC with another
  * disk behind it is a {@link Verdict#CONFLICT} (never a path) or, when it was a path before,
  * {@link Verdict#CHANGED} (no I/O goes to it any more; it becomes a path again if the original

@@ -111,6 +111,7 @@ class TargetIdentityVbladeTest
         final Path openedFile = opened == targetMac(0) ? small : large;
         final Path otherFile = opened == targetMac(0) ? large : small;
         assertEquals(1, d.pathStats().size(), "only the MAC with the opened disk is a path: " + d.pathStats());
+        assertEquals(Math.min(targetMac(0), targetMac(1)), opened, "the disk of the lowest MAC, whichever answered first");
         assertEquals(TargetIdentities.Verdict.PATH, ids.verdict(opened));
         assertEquals(TargetIdentities.Verdict.CONFLICT, ids.verdict(other), ids.describe().toString());
         assertEquals(java.nio.file.Files.size(openedFile), d.size(), "the device's size is its disk's");

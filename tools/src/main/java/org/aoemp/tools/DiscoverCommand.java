@@ -22,8 +22,8 @@ import picocli.CommandLine.Model.CommandSpec;
         "Prints size, model, the target MACs seen on each local interface, payload bytes per frame, buffer count, firmware "
             + "and config string. Exits 1 when nothing answered.",
         "When more than one disk answers as the same shelf.slot (two targets claiming it), says so: each disk (size, model, "
-            + "serial, config string) with the MACs that answer with it. aoe nbd and aoe copy then use the disk of the MAC heard "
-            + "first, or the one picked with --mac."})
+            + "serial, config string) with the MACs that answer with it. aoe nbd and aoe copy then use the disk of the lowest "
+            + "MAC (marked opened), or the one picked with --mac."})
 final class DiscoverCommand implements Callable<Integer>
 {
     @Mixin

@@ -20,7 +20,7 @@ final class TargetMacs
 {
     @Option(names = "--mac", paramLabel = "MAC", description = {"Use only this target MAC (repeat for several NICs of one target) "
         + "as a path. Without it, when more than one disk answers as the same shelf.slot (aoe discover shows them), the disk "
-        + "of the MAC heard first is used and no I/O goes to a MAC with another."})
+        + "of the lowest MAC that answered is used (the same every run) and no I/O goes to a MAC with another."})
     List<String> macs = new ArrayList<>();
 
     /** The MACs given, as numbers; empty when none. */
@@ -54,7 +54,7 @@ final class TargetMacs
         }
         final List<String> out = new ArrayList<>();
         out.add(d.name() + ": MORE THAN ONE DISK answers as " + d.name() + "; using " + ids.reference().describe() + " ("
-            + (ids.listed().isEmpty() ? "the MAC heard first" : "the MAC named with --mac") + "), no I/O goes to the others:");
+            + (ids.listed().isEmpty() ? "of the lowest MAC that answered" : "of the MAC named with --mac") + "), no I/O goes to the others:");
         ids.describe().forEach(line -> out.add("    " + line));
         out.add("    choose with --mac MAC");
         return out;
