@@ -290,7 +290,8 @@ public final class Initiator implements AutoCloseable
     private TargetIdentities identities(final TargetAddress address, final List<TargetDirectory.Endpoint> endpoints, final Set<Long> macs,
         final long deadline, final DeviceOptions options) throws IoError, InterruptedException
     {
-        final Map<Long, EndpointIdentity> found = identifyEach(address, endpoints, deadline);
+        final Map<Long, String> refused = new LinkedHashMap<>();
+        final Map<Long, EndpointIdentity> found = identifyEach(address, endpoints, deadline, refused);
         EndpointIdentity reference = null;
         for (final long mac : new java.util.TreeSet<>(found.keySet()))
         {
@@ -299,6 +300,13 @@ public final class Initiator implements AutoCloseable
                 reference = found.get(mac);
                 break;
             }
+        }
+        if (reference == null && !refused.isEmpty())
+        {
+            final StringBuilder b = new StringBuilder();
+            refused.forEach((mac, why) -> b.append(b.isEmpty() ? "" : "; ").append(new org.aoemp.protocol.MacAddress(mac)).append(": ")
+                .append(why));
+            throw new IoError(IoError.EIO, address + " refused IDENTIFY (" + b + ")");
         }
         if (reference == null)
         {
@@ -337,7 +345,7 @@ public final class Initiator implements AutoCloseable
      * answered, until all have or the deadline passes.
      */
     private Map<Long, EndpointIdentity> identifyEach(final TargetAddress address, final List<TargetDirectory.Endpoint> endpoints,
-        final long deadline) throws InterruptedException
+        final long deadline, final Map<Long, String> refused) throws InterruptedException
     {
         final Map<Long, TargetDirectory.Endpoint> waiting = new LinkedHashMap<>();
         for (final TargetDirectory.Endpoint e : endpoints)
@@ -360,12 +368,20 @@ public final class Initiator implements AutoCloseable
                 {
                     final Reply r = ex.replies.poll(left, TimeUnit.NANOSECONDS);
                     final TargetDirectory.Endpoint e = r == null ? null : waiting.get(r.sourceMac());
-                    final Identify id = e == null ? null : identifyIn(r);
+                    if (e == null)
+                    {
+                        continue;
+                    }
+                    final Identify id = identifyIn(r);
                     if (id != null)
                     {
                         found.put(e.mac(), new EndpointIdentity(id, e.configString()));
-                        waiting.remove(e.mac());
                     }
+                    else
+                    {
+                        refused.put(e.mac(), whyRefused(r));
+                    }
+                    waiting.remove(e.mac());
                 }
             }
         }
@@ -385,6 +401,21 @@ public final class Initiator implements AutoCloseable
             return null;
         }
         return Identify.parse(r.frame(), AtaHeader.DATA_OFFSET);
+    }
+
+    /** Why an IDENTIFY reply carries no data: its AoE error, its ATA status, or its length. */
+    private static String whyRefused(final Reply r)
+    {
+        final AtaHeader a = new AtaHeader().wrap(r.frame(), 0);
+        if (r.header().isError())
+        {
+            return "AoE error " + r.header().error() + " (" + AoeHeader.errorName(r.header().error()) + ")";
+        }
+        if (a.failed())
+        {
+            return "ATA status 0x" + Integer.toHexString(a.cmdStatus()) + " error 0x" + Integer.toHexString(a.errFeature());
+        }
+        return "a reply of " + r.length() + " bytes, too short for the IDENTIFY data";
     }
 
     /** Sends one ATA IDENTIFY DEVICE for {@code address} to {@code mac} over {@code port}, with {@code tag}. */
