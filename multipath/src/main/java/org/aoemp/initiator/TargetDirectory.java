@@ -160,14 +160,23 @@ public final class TargetDirectory
         listeners.remove(l);
     }
 
+    /** The target, once an endpoint of it has been recorded (a receive thread may be between creating and filling it). */
     public Target get(final TargetAddress address)
     {
-        return targets.get(address);
+        final Target t = targets.get(address);
+        return t == null || t.endpoints.isEmpty() ? null : t;
     }
 
     public Collection<Target> targets()
     {
-        final List<Target> out = new ArrayList<>(targets.values());
+        final List<Target> out = new ArrayList<>();
+        for (final Target t : targets.values())
+        {
+            if (!t.endpoints.isEmpty())
+            {
+                out.add(t);
+            }
+        }
         out.sort(Comparator.comparing(Target::address));
         return out;
     }
@@ -179,7 +188,7 @@ public final class TargetDirectory
         {
             while (true)
             {
-                final Target t = targets.get(address);
+                final Target t = get(address);
                 if (t != null)
                 {
                     return t;
