@@ -37,7 +37,8 @@ final class IdentityVerifier implements Agent
     private final Initiator initiator;
     private final ConcurrentLinkedQueue<Check> requested = new ConcurrentLinkedQueue<>();
     private final List<Check> active = new ArrayList<>();
-    final Wakeup wakeup = new Wakeup(() -> !requested.isEmpty());
+    /** Woken by a check asked for and by each reply to a check in progress. */
+    final Wakeup wakeup = new Wakeup(() -> !requested.isEmpty() || aReplyWaits());
 
     /** One MAC being asked for its IDENTIFY data on behalf of one device. */
     private static final class Check
@@ -84,7 +85,7 @@ final class IdentityVerifier implements Agent
             n++;
             if (!c.device.isClosed() && !isActive(c))
             {
-                c.exchange = initiator.openExchange(AoeHeader.CMD_ATA);
+                c.exchange = initiator.openExchange(AoeHeader.CMD_ATA, wakeup::wake);
                 send(c, now);
                 active.add(c);
             }
@@ -135,6 +136,19 @@ final class IdentityVerifier implements Agent
             initiator.endExchange(a.exchange);
         }
         active.clear();
+    }
+
+    /** Agent thread (the wake-up asks before parking): a reply queued for a check in progress. */
+    private boolean aReplyWaits()
+    {
+        for (final Check a : active)
+        {
+            if (!a.exchange.replies.isEmpty())
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     private boolean isActive(final Check c)

@@ -247,11 +247,19 @@ public final class Initiator implements AutoCloseable
         holder[0] = device;
         register(address, device);
         directory.addListener(listener);
+        judgeLateEndpoints(address, target, ids, deadline);
+        final long now = System.nanoTime();
         for (final TargetDirectory.Endpoint e : target.endpoints())
         {
             if (ids.isPath(e.mac()))
             {
                 device.addPath(e.port(), e.mac(), e.bufferCount(), e.sectorCount());
+            }
+            else if ((ids.verdict(e.mac()) == null || ids.verdict(e.mac()) == TargetIdentities.Verdict.UNVERIFIED)
+                && ids.checkDue(e.mac(), now))
+            {
+                // heard after the IDENTIFYs went out, or did not answer them: checked now, not at its next config reply
+                identityVerifier.check(device, e);
             }
         }
         device.start();
@@ -337,6 +345,35 @@ public final class Initiator implements AutoCloseable
             }
         }
         return ids;
+    }
+
+    /** MACs heard while the first IDENTIFYs were out: asked too, so that the open includes them. */
+    private void judgeLateEndpoints(final TargetAddress address, final TargetDirectory.Target target, final TargetIdentities ids,
+        final long deadline) throws InterruptedException
+    {
+        final List<TargetDirectory.Endpoint> late = new ArrayList<>();
+        for (final TargetDirectory.Endpoint e : target.endpoints())
+        {
+            if (ids.verdict(e.mac()) == null)
+            {
+                late.add(e);
+            }
+        }
+        if (late.isEmpty())
+        {
+            return;
+        }
+        final long now = System.nanoTime();
+        final Map<Long, EndpointIdentity> found = identifyEach(address, late, deadline, new HashMap<>());
+        for (final TargetDirectory.Endpoint e : late)
+        {
+            final EndpointIdentity id = found.get(e.mac());
+            if (id != null && ids.verdict(e.mac()) == null)
+            {
+                ids.judge(e.mac(), id);
+                ids.checkDue(e.mac(), now);
+            }
+        }
     }
 
     /**
@@ -582,19 +619,28 @@ public final class Initiator implements AutoCloseable
         final int command;
         final int tag;
         final LinkedBlockingQueue<Reply> replies = new LinkedBlockingQueue<>();
+        /** Run after each reply is queued (an agent polling the queue wakes); null when the owner blocks on the queue. */
+        final Runnable onReply;
 
-        Exchange(final int command, final int tag)
+        Exchange(final int command, final int tag, final Runnable onReply)
         {
             this.command = command;
             this.tag = tag;
+            this.onReply = onReply;
         }
     }
 
     /** Registers an exchange with a fresh tag for replies to {@code command}; {@link #endExchange} it when done. */
     Exchange openExchange(final int command)
     {
+        return openExchange(command, null);
+    }
+
+    /** As {@link #openExchange(int)}, running {@code onReply} after each reply is queued. */
+    Exchange openExchange(final int command, final Runnable onReply)
+    {
         final int tag = AoeHeader.USERLAND_TAG_BIT | EXCHANGE_TAG_BIT | (exchangeTags.incrementAndGet() & 0x3FFF_FFFF);
-        final Exchange ex = new Exchange(command, tag);
+        final Exchange ex = new Exchange(command, tag, onReply);
         exchanges.put(tag, ex);
         return ex;
     }
@@ -792,6 +838,10 @@ public final class Initiator implements AutoCloseable
                     final ByteBuffer copy = ByteBuffer.allocate(length);
                     copy.put(0, frame, 0, length);
                     ex.replies.add(new Reply(port, h.src(), copy, length));
+                    if (ex.onReply != null)
+                    {
+                        ex.onReply.run();
+                    }
                     return;
                 }
             }
