@@ -48,6 +48,9 @@ public final class AoeDevice implements BlockDevice
     private final AgentRunner runner;
     private volatile boolean closed;
 
+    /** What each target MAC answers with; set by the initiator before the paths are added. */
+    private volatile TargetIdentities identities;
+
     // set once IDENTIFY completed
     private volatile long sizeBytes;
     private volatile Identify identity;
@@ -61,6 +64,11 @@ public final class AoeDevice implements BlockDevice
         this.engine = new DeviceEngine(address, options, counters);
         this.replies = engine.replies();
         this.runner = new AgentRunner(engine, IdleStrategies.engine(engine.wakeupForIdle()), engine);
+    }
+
+    boolean isClosed()
+    {
+        return closed;
     }
 
     /** Starts the engine's thread. Once, by the owner. */
@@ -87,6 +95,23 @@ public final class AoeDevice implements BlockDevice
     void addPath(final Port port, final long remoteMac, final int bufferCount, final int targetSectors)
     {
         engine.addPath(port, remoteMac, bufferCount, targetSectors);
+    }
+
+    void identities(final TargetIdentities ids)
+    {
+        this.identities = ids;
+    }
+
+    /** The device's identity and what every MAC that answers for its shelf.slot was found to be. */
+    public TargetIdentities identities()
+    {
+        return identities;
+    }
+
+    /** Takes the paths to {@code remoteMac} out of service (another disk answers from it), or puts them back. */
+    void excludeMac(final long remoteMac, final boolean excluded)
+    {
+        engine.excludeMac(remoteMac, excluded);
     }
 
     /** Snapshot of every path's counters (monitoring; any thread). */

@@ -135,7 +135,7 @@ final class CompletionProcessor
         final String hint;
         if (r.op == IoRequest.WRITE || r.op == IoRequest.ZEROES)
         {
-            hint = (s.replyError & AtaHeader.ERROR_ABRT) != 0 ? " (the target refused the write: exported read-only?)" : "";
+            hint = (s.replyError & AtaHeader.ERROR_ABRT) != 0 ? " (the target refused or failed the write: exported read-only, or its disk failed, e.g. full; its log says which)" : "";
         }
         else if ((s.replyError & AtaHeader.ERROR_IDNF) != 0)
         {

@@ -164,6 +164,32 @@ final class DeviceEngine implements Agent, ErrorHandler
         });
     }
 
+    /**
+     * Takes every path to {@code remoteMac} out of service (another disk answers from it now), or
+     * puts them back ({@code excluded} false: probed at once, UP on the answer).
+     */
+    void excludeMac(final long remoteMac, final boolean excluded)
+    {
+        runOnEngine(() ->
+        {
+            final long now = System.nanoTime();
+            for (final Path p : paths.all())
+            {
+                if (p.remoteMac() == remoteMac)
+                {
+                    if (excluded)
+                    {
+                        timer.exclude(p, now);
+                    }
+                    else if (p.isExcluded())
+                    {
+                        p.readmit(now, RetransmitTimer.FIRST_PROBE_NANOS);
+                    }
+                }
+            }
+        });
+    }
+
     /** Frames in a path's send queue: twice the target's buffer count, 32 to 512. */
     static int sendQueueFrames(final int bufferCount)
     {

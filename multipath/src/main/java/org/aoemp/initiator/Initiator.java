@@ -4,8 +4,11 @@ import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -17,7 +20,9 @@ import org.aoemp.agent.AgentRunner;
 import org.aoemp.agent.Wakeup;
 import org.aoemp.block.IoError;
 import org.aoemp.protocol.AoeHeader;
+import org.aoemp.protocol.AtaHeader;
 import org.aoemp.protocol.ConfigHeader;
+import org.aoemp.protocol.Identify;
 import org.aoemp.transport.FrameHandler;
 import org.aoemp.transport.FrameTransport;
 import org.aoemp.transport.Transports;
@@ -36,6 +41,8 @@ import org.aoemp.transport.Transports;
  */
 public final class Initiator implements AutoCloseable
 {
+    /** How long open() waits, after the first answer to its query, for other MACs to answer too. */
+    static final long SETTLE_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
     /** Bit 30 of a userland tag: set on control exchanges, clear on device commands (see {@link Slot}). */
     static final int EXCHANGE_TAG_BIT = 0x4000_0000;
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Initiator.class);
@@ -45,6 +52,8 @@ public final class Initiator implements AutoCloseable
     private final Map<Integer, Exchange> exchanges = new ConcurrentHashMap<>();
     private final AtomicInteger exchangeTags = new AtomicInteger((int)(System.nanoTime() & 0xFFFF));
     private final AgentRunner discovery;
+    private final IdentityVerifier identityVerifier = new IdentityVerifier(this);
+    private final AgentRunner identityRunner;
     private volatile DeviceTable devices = new DeviceTable(new int[0], new AoeDevice[0]);
     private volatile boolean closed;
 
@@ -82,6 +91,9 @@ public final class Initiator implements AutoCloseable
             // a query that failed is sent again at the next interval: nothing to add to the runner's log
             this.discovery = new AgentRunner(agent, IdleStrategies.discovery(agent.wakeup, discoveryInterval), error -> { });
         }
+        // an error loses at most one check; the next config reply from that MAC asks again
+        this.identityRunner = new AgentRunner(identityVerifier, IdleStrategies.discovery(identityVerifier.wakeup,
+            Duration.ofSeconds(1)), error -> { });
     }
 
     /**
@@ -101,6 +113,7 @@ public final class Initiator implements AutoCloseable
         {
             i.discovery.start();
         }
+        i.identityRunner.start();
         i.queryConfig();
         return i;
     }
@@ -162,9 +175,27 @@ public final class Initiator implements AutoCloseable
 
     /**
      * Opens a target as a block device: waits for it to be discovered (up to the open timeout),
-     * makes a path of every (port, MAC) that answered, and reads its IDENTIFY data.
+     * asks every MAC that answered for its IDENTIFY data, and makes a path of every (port, MAC)
+     * whose disk is the one of the lowest MAC (see {@link #open(TargetAddress, DeviceOptions, Set)}).
      */
     public AoeDevice open(final TargetAddress address, final DeviceOptions options) throws IoError, InterruptedException
+    {
+        return open(address, options, Set.of());
+    }
+
+    /**
+     * Opens a target as a block device. Every target MAC that answered discovery is asked for its
+     * IDENTIFY data; the device's identity ({@link TargetIdentities#reference()}) is that of the
+     * lowest MAC among {@code macs} that answered (any MAC when empty: the choice does not depend on
+     * which answered first, so every run picks the same disk), and only the MACs that answer with
+     * the same disk (size, serial, model, LBA48) and config string become paths: when two targets
+     * claim the same shelf.slot, no I/O goes to the other one, and the log says so. MACs heard
+     * later are checked the same way before they become paths ({@link IdentityVerifier}).
+     *
+     * @param macs the only target MACs that may be paths (the user's {@code --mac}); empty for any
+     */
+    public AoeDevice open(final TargetAddress address, final DeviceOptions options, final Set<Long> macs)
+        throws IoError, InterruptedException
     {
         if (closed)
         {
@@ -172,15 +203,26 @@ public final class Initiator implements AutoCloseable
         }
         final long deadline = System.nanoTime() + options.openTimeout().toNanos();
         TargetDirectory.Target target = directory.get(address);
-        if (target == null)
+        if (target == null || !macs.isEmpty() && !answersFrom(target, macs))
         {
             queryConfig();
-            target = directory.await(address, deadline);
+            target = macs.isEmpty() ? directory.await(address, deadline) : awaitMacs(address, macs, deadline);
+            // let every target MAC on the segment answer, so that the disk chosen does not depend on which answered first
+            final long settle = Math.min(SETTLE_NANOS, deadline - System.nanoTime());
+            if (target != null && settle > 0)
+            {
+                TimeUnit.NANOSECONDS.sleep(settle);
+            }
         }
         if (target == null)
         {
             throw new IoError(IoError.EIO, "no AoE target " + address + " answered on " + portNames() + " within "
                 + options.openTimeout().toMillis() + " ms (is the target running, on this network, and unmasked for us?)");
+        }
+        if (!macs.isEmpty() && !answersFrom(target, macs))
+        {
+            throw new IoError(IoError.EINVAL, "none of the MACs given with --mac (" + macList(macs) + ") answered for " + address
+                + " within " + options.openTimeout().toMillis() + " ms; it answers from " + macList(macsOf(target)));
         }
         synchronized (this)
         {
@@ -189,12 +231,20 @@ public final class Initiator implements AutoCloseable
                 throw new IoError(IoError.EINVAL, address + " is already open in this initiator");
             }
         }
+        final TargetIdentities ids = identities(address, target.endpointsInOrderHeard(), macs, deadline, options);
         final AoeDevice[] holder = new AoeDevice[1];
         final TargetDirectory.Listener listener = (a, e) ->
         {
             if (a.equals(address))
             {
-                holder[0].addPath(e.port(), e.mac(), e.bufferCount(), e.sectorCount());
+                if (ids.isPath(e.mac()))
+                {
+                    holder[0].addPath(e.port(), e.mac(), e.bufferCount(), e.sectorCount());
+                }
+                if (ids.checkDue(e.mac(), System.nanoTime()))
+                {
+                    identityVerifier.check(holder[0], e);
+                }
             }
         };
         final AoeDevice device = new AoeDevice(address, options, () ->
@@ -202,26 +252,295 @@ public final class Initiator implements AutoCloseable
             directory.removeListener(listener);
             unregister(address);
         });
+        device.identities(ids);
         holder[0] = device;
         register(address, device);
         directory.addListener(listener);
+        judgeLateEndpoints(address, target, ids, deadline);
+        final long now = System.nanoTime();
         for (final TargetDirectory.Endpoint e : target.endpoints())
         {
-            device.addPath(e.port(), e.mac(), e.bufferCount(), e.sectorCount());
+            if (ids.isPath(e.mac()))
+            {
+                device.addPath(e.port(), e.mac(), e.bufferCount(), e.sectorCount());
+            }
+            else if ((ids.verdict(e.mac()) == null || ids.verdict(e.mac()) == TargetIdentities.Verdict.UNVERIFIED)
+                && ids.checkDue(e.mac(), now))
+            {
+                // heard after the IDENTIFYs went out, or did not answer them: checked now, not at its next config reply
+                identityVerifier.check(device, e);
+            }
         }
         device.start();
         try
         {
             device.identify(Math.max(1, deadline - System.nanoTime()) + TimeUnit.SECONDS.toNanos(1));
+            if (!new EndpointIdentity(device.identity(), "").sameDisk(ids.reference()))
+            {
+                throw new IoError(IoError.EIO, address + " changed while it was being opened: IDENTIFY said "
+                    + new EndpointIdentity(device.identity(), ids.reference().configString()).describe() + " after "
+                    + ids.reference().describe() + "; open it again");
+            }
         }
         catch (final IoError e)
         {
             device.close();
             throw e;
         }
-        LOG.info("{} opened: {} bytes, {}, {} sectors per command, over {}", address, device.size(), device.isLba48() ? "LBA48" : "LBA28",
-            device.sectorsPerCommand(), device.pathStats().size() == 1 ? "1 path" : device.pathStats().size() + " paths");
+        if (ids.hasConflict())
+        {
+            LOG.warn("{}: more than one disk answers as {}: opened the one {} and no I/O goes to a MAC with another; "
+                + "choose another with --mac MAC. {}", address, address, macs.isEmpty() ? "of the lowest MAC" : "named with --mac",
+                String.join("; ", ids.describe()));
+        }
+        LOG.info("{} opened: {} bytes, {}, {} sectors per command, over {}; model \"{}\", serial \"{}\"", address, device.size(),
+            device.isLba48() ? "LBA48" : "LBA28", device.sectorsPerCommand(),
+            device.pathStats().size() == 1 ? "1 path" : device.pathStats().size() + " paths", device.identity().model(),
+            device.identity().serial());
         return device;
+    }
+
+    /**
+     * Asks every MAC among {@code endpoints} for its IDENTIFY data and judges each against that of
+     * the lowest MAC that answered and that the user allows.
+     */
+    private TargetIdentities identities(final TargetAddress address, final List<TargetDirectory.Endpoint> endpoints, final Set<Long> macs,
+        final long deadline, final DeviceOptions options) throws IoError, InterruptedException
+    {
+        final Map<Long, String> refused = new LinkedHashMap<>();
+        final Map<Long, EndpointIdentity> found = identifyEach(address, endpoints, deadline, refused);
+        EndpointIdentity reference = null;
+        for (final long mac : new java.util.TreeSet<>(found.keySet()))
+        {
+            if (macs.isEmpty() || macs.contains(mac))
+            {
+                reference = found.get(mac);
+                break;
+            }
+        }
+        if (reference == null && !refused.isEmpty())
+        {
+            final StringBuilder b = new StringBuilder();
+            refused.forEach((mac, why) -> b.append(b.isEmpty() ? "" : "; ").append(new org.aoemp.protocol.MacAddress(mac)).append(": ")
+                .append(why));
+            throw new IoError(IoError.EIO, address + " refused IDENTIFY (" + b + ")");
+        }
+        if (reference == null)
+        {
+            throw new IoError(IoError.EIO, address + " did not answer IDENTIFY within " + options.openTimeout().toMillis() + " ms (asked "
+                + macList(macs.isEmpty() ? macsOfEndpoints(endpoints) : macs) + ")");
+        }
+        final TargetIdentities ids = new TargetIdentities(address, reference, macs);
+        final long now = System.nanoTime();
+        for (final TargetDirectory.Endpoint e : endpoints)
+        {
+            final EndpointIdentity id = found.get(e.mac());
+            if (id == null)
+            {
+                ids.unverified(e.mac());
+            }
+            else if (ids.verdict(e.mac()) == null)
+            {
+                ids.judge(e.mac(), id);
+                ids.checkDue(e.mac(), now);
+            }
+        }
+        for (final long mac : macs)
+        {
+            if (ids.verdict(mac) == TargetIdentities.Verdict.CONFLICT)
+            {
+                throw new IoError(IoError.EINVAL, "the MACs given with --mac answer for " + address + " with different disks: "
+                    + String.join("; ", ids.describe()));
+            }
+        }
+        return ids;
+    }
+
+    /** MACs heard while the first IDENTIFYs were out: asked too, so that the open includes them. */
+    private void judgeLateEndpoints(final TargetAddress address, final TargetDirectory.Target target, final TargetIdentities ids,
+        final long deadline) throws InterruptedException
+    {
+        final List<TargetDirectory.Endpoint> late = new ArrayList<>();
+        for (final TargetDirectory.Endpoint e : target.endpoints())
+        {
+            if (ids.verdict(e.mac()) == null)
+            {
+                late.add(e);
+            }
+        }
+        if (late.isEmpty())
+        {
+            return;
+        }
+        final long now = System.nanoTime();
+        final Map<Long, EndpointIdentity> found = identifyEach(address, late, deadline, new HashMap<>());
+        for (final TargetDirectory.Endpoint e : late)
+        {
+            final EndpointIdentity id = found.get(e.mac());
+            if (id != null && ids.verdict(e.mac()) == null)
+            {
+                ids.judge(e.mac(), id);
+                ids.checkDue(e.mac(), now);
+            }
+        }
+    }
+
+    /**
+     * Sends an ATA IDENTIFY to each MAC among {@code endpoints} (over the port it was heard on
+     * first), again every {@value IdentityVerifier#ATTEMPT_MILLIS} ms to those that have not
+     * answered, until all have or the deadline passes.
+     */
+    private Map<Long, EndpointIdentity> identifyEach(final TargetAddress address, final List<TargetDirectory.Endpoint> endpoints,
+        final long deadline, final Map<Long, String> refused) throws InterruptedException
+    {
+        final Map<Long, TargetDirectory.Endpoint> waiting = new LinkedHashMap<>();
+        for (final TargetDirectory.Endpoint e : endpoints)
+        {
+            waiting.putIfAbsent(e.mac(), e);
+        }
+        final Map<Long, EndpointIdentity> found = new HashMap<>();
+        final Exchange ex = openExchange(AoeHeader.CMD_ATA);
+        try
+        {
+            while (!waiting.isEmpty() && deadline - System.nanoTime() > 0)
+            {
+                for (final TargetDirectory.Endpoint e : waiting.values())
+                {
+                    sendIdentify(e.port(), e.mac(), address, ex.tag);
+                }
+                final long roundEnd = Math.min(deadline, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(IdentityVerifier.ATTEMPT_MILLIS));
+                long left;
+                while (!waiting.isEmpty() && (left = roundEnd - System.nanoTime()) > 0)
+                {
+                    final Reply r = ex.replies.poll(left, TimeUnit.NANOSECONDS);
+                    final TargetDirectory.Endpoint e = r == null ? null : waiting.get(r.sourceMac());
+                    if (e == null)
+                    {
+                        continue;
+                    }
+                    final Identify id = identifyIn(r);
+                    if (id != null)
+                    {
+                        found.put(e.mac(), new EndpointIdentity(id, e.configString()));
+                    }
+                    else
+                    {
+                        refused.put(e.mac(), whyRefused(r));
+                    }
+                    waiting.remove(e.mac());
+                }
+            }
+        }
+        finally
+        {
+            endExchange(ex);
+        }
+        return found;
+    }
+
+    /** The IDENTIFY data in an ATA reply, or null when it is an error or too short. */
+    static Identify identifyIn(final Reply r)
+    {
+        final AtaHeader a = new AtaHeader().wrap(r.frame(), 0);
+        if (r.header().isError() || a.failed() || r.length() < AtaHeader.DATA_OFFSET + Identify.LENGTH)
+        {
+            return null;
+        }
+        return Identify.parse(r.frame(), AtaHeader.DATA_OFFSET);
+    }
+
+    /** Why an IDENTIFY reply carries no data: its AoE error, its ATA status, or its length. */
+    private static String whyRefused(final Reply r)
+    {
+        final AtaHeader a = new AtaHeader().wrap(r.frame(), 0);
+        if (r.header().isError())
+        {
+            return "AoE error " + r.header().error() + " (" + AoeHeader.errorName(r.header().error()) + ")";
+        }
+        if (a.failed())
+        {
+            return "ATA status 0x" + Integer.toHexString(a.cmdStatus()) + " error 0x" + Integer.toHexString(a.errFeature());
+        }
+        return "a reply of " + r.length() + " bytes, too short for the IDENTIFY data";
+    }
+
+    /** Sends one ATA IDENTIFY DEVICE for {@code address} to {@code mac} over {@code port}, with {@code tag}. */
+    void sendIdentify(final Port port, final long mac, final TargetAddress address, final int tag)
+    {
+        final ByteBuffer f = ByteBuffer.allocate(Math.max(AoeHeader.MIN_ETHERNET_FRAME, AtaHeader.DATA_OFFSET));
+        new AoeHeader().wrap(f, 0).request(mac, port.mac(), address.shelf(), address.slot(), AoeHeader.CMD_ATA, tag);
+        new AtaHeader().wrap(f, 0).aflags(0).errFeature(0).sectorCount(1).cmdStatus(AtaHeader.ATA_IDENTIFY).lba(0).lbaByte(3, 0xA0)
+            .clearReserved();
+        port.transport().send(f, f.capacity());
+    }
+
+    /** Adds (or refreshes) a path of {@code device} over every port that heard {@code mac}. */
+    void addPathsTo(final AoeDevice device, final long mac)
+    {
+        final TargetDirectory.Target t = directory.get(device.address());
+        if (t == null)
+        {
+            return;
+        }
+        for (final TargetDirectory.Endpoint e : t.endpoints())
+        {
+            if (e.mac() == mac)
+            {
+                device.addPath(e.port(), e.mac(), e.bufferCount(), e.sectorCount());
+            }
+        }
+    }
+
+    private static boolean answersFrom(final TargetDirectory.Target t, final Set<Long> macs)
+    {
+        for (final TargetDirectory.Endpoint e : t.endpoints())
+        {
+            if (macs.contains(e.mac()))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Waits until {@code address} answers from one of {@code macs}, or the deadline passes; returns what was heard (or null). */
+    private TargetDirectory.Target awaitMacs(final TargetAddress address, final Set<Long> macs, final long deadline)
+        throws InterruptedException
+    {
+        TargetDirectory.Target t = directory.await(address, deadline);
+        long nextQuery = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(500);
+        while (t != null && !answersFrom(t, macs) && deadline - System.nanoTime() > 0)
+        {
+            Thread.sleep(10);
+            if (System.nanoTime() - nextQuery > 0)
+            {
+                queryConfig();
+                nextQuery = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(500);
+            }
+        }
+        return t;
+    }
+
+    private static Set<Long> macsOf(final TargetDirectory.Target t)
+    {
+        return macsOfEndpoints(t.endpoints());
+    }
+
+    private static Set<Long> macsOfEndpoints(final List<TargetDirectory.Endpoint> endpoints)
+    {
+        final Set<Long> out = new java.util.TreeSet<>();
+        endpoints.forEach(e -> out.add(e.mac()));
+        return out;
+    }
+
+    private static String macList(final Set<Long> macs)
+    {
+        final StringBuilder b = new StringBuilder();
+        for (final long m : new java.util.TreeSet<>(macs))
+        {
+            b.append(b.isEmpty() ? "" : ", ").append(new org.aoemp.protocol.MacAddress(m));
+        }
+        return b.toString();
     }
 
     private String portNames()
@@ -304,15 +623,40 @@ public final class Initiator implements AutoCloseable
         }
     }
 
-    private static final class Exchange
+    static final class Exchange
     {
         final int command;
+        final int tag;
         final LinkedBlockingQueue<Reply> replies = new LinkedBlockingQueue<>();
+        /** Run after each reply is queued (an agent polling the queue wakes); null when the owner blocks on the queue. */
+        final Runnable onReply;
 
-        Exchange(final int command)
+        Exchange(final int command, final int tag, final Runnable onReply)
         {
             this.command = command;
+            this.tag = tag;
+            this.onReply = onReply;
         }
+    }
+
+    /** Registers an exchange with a fresh tag for replies to {@code command}; {@link #endExchange} it when done. */
+    Exchange openExchange(final int command)
+    {
+        return openExchange(command, null);
+    }
+
+    /** As {@link #openExchange(int)}, running {@code onReply} after each reply is queued. */
+    Exchange openExchange(final int command, final Runnable onReply)
+    {
+        final int tag = AoeHeader.USERLAND_TAG_BIT | EXCHANGE_TAG_BIT | (exchangeTags.incrementAndGet() & 0x3FFF_FFFF);
+        final Exchange ex = new Exchange(command, tag, onReply);
+        exchanges.put(tag, ex);
+        return ex;
+    }
+
+    void endExchange(final Exchange ex)
+    {
+        exchanges.remove(ex.tag);
     }
 
     /**
@@ -323,9 +667,8 @@ public final class Initiator implements AutoCloseable
     public List<Reply> exchange(final Collection<Port> via, final long dstMac, final int shelf, final int slot, final int command,
         final ArgumentWriter argument, final Duration timeout, final int maxReplies) throws InterruptedException
     {
-        final int tag = AoeHeader.USERLAND_TAG_BIT | EXCHANGE_TAG_BIT | (exchangeTags.incrementAndGet() & 0x3FFF_FFFF);
-        final Exchange ex = new Exchange(command);
-        exchanges.put(tag, ex);
+        final Exchange ex = openExchange(command);
+        final int tag = ex.tag;
         try
         {
             for (final Port p : via)
@@ -400,6 +743,7 @@ public final class Initiator implements AutoCloseable
         {
             discovery.close();
         }
+        identityRunner.close();
         for (final AoeDevice d : devices.devices)
         {
             d.close();
@@ -516,6 +860,10 @@ public final class Initiator implements AutoCloseable
                     final ByteBuffer copy = ByteBuffer.allocate(length);
                     copy.put(0, frame, 0, length);
                     ex.replies.add(new Reply(port, h.src(), copy, length));
+                    if (ex.onReply != null)
+                    {
+                        ex.onReply.run();
+                    }
                     return;
                 }
             }

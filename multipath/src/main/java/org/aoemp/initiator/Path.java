@@ -32,6 +32,8 @@ public final class Path
     private volatile int targetSectors;
 
     private volatile PathState state = PathState.UP;
+    /** Another disk answers from the remote MAC now ({@link TargetIdentities}): DOWN, never probed or revived. */
+    private volatile boolean excluded;
     private volatile int window;
     private int ssthresh;
     private int windowCredit;
@@ -189,7 +191,28 @@ public final class Path
     /** A DOWN path whose probe is due. */
     boolean probeDue(final long nowNanos)
     {
-        return state == PathState.DOWN && nowNanos - nextProbeNanos >= 0;
+        return state == PathState.DOWN && !excluded && nowNanos - nextProbeNanos >= 0;
+    }
+
+    /** Another disk answers from this path's MAC: DOWN for good, until {@link #readmit}. The caller evacuates it. */
+    void exclude(final long nowNanos)
+    {
+        excluded = true;
+        state(PathState.DOWN, PathEventLog.Reason.IDENTITY_CHANGED, nowNanos);
+    }
+
+    /** The device's own disk answers from this path's MAC again: DOWN with a probe due now, which brings it UP. */
+    void readmit(final long nowNanos, final long firstProbeNanos)
+    {
+        excluded = false;
+        probeIntervalNanos = firstProbeNanos;
+        nextProbeNanos = nowNanos;
+    }
+
+    /** True while another disk than the device's answers from this path's MAC. */
+    public boolean isExcluded()
+    {
+        return excluded;
     }
 
     /** The earlier of this path's next probe (if it is DOWN) and {@code other}. */
@@ -223,6 +246,10 @@ public final class Path
     /** As {@link #revive()}, saying why (a probe's reply, or a late reply to a command sent before it went down). */
     void revive(final PathEventLog.Reason reason)
     {
+        if (excluded)
+        {
+            return;
+        }
         rtt.reset();
         resetWindow();
         consecutiveTimeouts = 0;

@@ -37,7 +37,8 @@ final class PathEventLog
         PROBE_LOST("probe unanswered"),
         PROBE_ANSWERED("probe answered"),
         REPLY("reply"),
-        REPLY_AFTER_DOWN("reply after being down");
+        REPLY_AFTER_DOWN("reply after being down"),
+        IDENTITY_CHANGED("another disk answers from its MAC now");
 
         private final String text;
 

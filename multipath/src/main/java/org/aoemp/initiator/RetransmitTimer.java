@@ -255,6 +255,16 @@ final class RetransmitTimer
         }
     }
 
+    /** Another disk answers from the path's MAC: DOWN for good (until readmitted), its commands to other paths. */
+    void exclude(final Path p, final long now)
+    {
+        if (!p.isExcluded())
+        {
+            p.exclude(now);
+            evacuate(p);
+        }
+    }
+
     /** Moves every command in flight on a path that went DOWN to the retry queue at once. */
     private void evacuate(final Path down)
     {

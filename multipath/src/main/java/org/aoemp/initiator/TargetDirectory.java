@@ -39,6 +39,8 @@ public final class TargetDirectory
     {
         private final TargetAddress address;
         private final Map<String, Endpoint> endpoints = new ConcurrentHashMap<>();
+        /** When each endpoint was first heard, as a sequence number of the directory. */
+        private final Map<String, Long> firstHeard = new ConcurrentHashMap<>();
 
         Target(final TargetAddress address)
         {
@@ -54,6 +56,14 @@ public final class TargetDirectory
         {
             final List<Endpoint> out = new ArrayList<>(endpoints.values());
             out.sort(Comparator.comparing((Endpoint e) -> e.port().name()).thenComparingLong(Endpoint::mac));
+            return out;
+        }
+
+        /** The endpoints in the order they were first heard. */
+        public List<Endpoint> endpointsInOrderHeard()
+        {
+            final List<Endpoint> out = new ArrayList<>(endpoints.values());
+            out.sort(Comparator.comparingLong((Endpoint e) -> firstHeard.getOrDefault(key(e), Long.MAX_VALUE)));
             return out;
         }
 
@@ -114,11 +124,18 @@ public final class TargetDirectory
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(TargetDirectory.class);
     private final Map<TargetAddress, Target> targets = new ConcurrentHashMap<>();
     private final List<Listener> listeners = new CopyOnWriteArrayList<>();
+    private final java.util.concurrent.atomic.AtomicLong heard = new java.util.concurrent.atomic.AtomicLong();
+
+    private static String key(final Endpoint e)
+    {
+        return e.port().name() + "/" + e.mac();
+    }
 
     void update(final TargetAddress address, final Endpoint endpoint)
     {
         final Target t = targets.computeIfAbsent(address, Target::new);
-        if (t.endpoints.put(endpoint.port().name() + "/" + endpoint.mac(), endpoint) == null && LOG.isDebugEnabled())
+        t.firstHeard.putIfAbsent(key(endpoint), heard.incrementAndGet());
+        if (t.endpoints.put(key(endpoint), endpoint) == null && LOG.isDebugEnabled())
         {
             LOG.debug("discovered {} on {} from {}: buffers {}, {} bytes per frame, config string \"{}\"", address,
                 endpoint.port().name(), endpoint.macString(), endpoint.bufferCount(), endpoint.payloadBytes(), endpoint.configString());
@@ -143,14 +160,23 @@ public final class TargetDirectory
         listeners.remove(l);
     }
 
+    /** The target, once an endpoint of it has been recorded (a receive thread may be between creating and filling it). */
     public Target get(final TargetAddress address)
     {
-        return targets.get(address);
+        final Target t = targets.get(address);
+        return t == null || t.endpoints.isEmpty() ? null : t;
     }
 
     public Collection<Target> targets()
     {
-        final List<Target> out = new ArrayList<>(targets.values());
+        final List<Target> out = new ArrayList<>();
+        for (final Target t : targets.values())
+        {
+            if (!t.endpoints.isEmpty())
+            {
+                out.add(t);
+            }
+        }
         out.sort(Comparator.comparing(Target::address));
         return out;
     }
@@ -162,7 +188,7 @@ public final class TargetDirectory
         {
             while (true)
             {
-                final Target t = targets.get(address);
+                final Target t = get(address);
                 if (t != null)
                 {
                     return t;

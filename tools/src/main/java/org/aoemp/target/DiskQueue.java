@@ -73,6 +73,8 @@ final class DiskQueue
 
     /** The NIC the commands came in on and the replies go out on. */
     final FrameTransport nic;
+    /** The log of this NIC's failed disk I/O, shared by its workers. */
+    final DiskErrorLog errors = new DiskErrorLog();
     /** Buffers nobody holds: workers put, the receive thread takes. */
     private final MpscAtomicArrayQueue<DiskCommand> free;
     /** Commands waiting for a worker, oldest first: the receive thread puts, workers take. */

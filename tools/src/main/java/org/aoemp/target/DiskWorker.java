@@ -19,10 +19,12 @@ import org.aoemp.transport.FrameTransport;
  * watch or sleep is {@link DiskQueue}'s rule; a worker only plays the role it is given
  * ({@link #WORKING}, {@link #WATCHING} or {@link #SLEEPING}).
  *
- * <p>Errors: no command is left unanswered. Whatever the I/O throws (an {@link IOException}, a
- * {@link RuntimeException} from the channel, an {@link Error}) leaves {@link #doWork} for the
- * {@link AgentRunner}, which counts and logs it and calls {@link #onError}: the command this
- * worker held is answered with ATA status DRDY|ERR and error UNC for a read (the data cannot be
+ * <p>Errors: no command is left unanswered. An I/O that fails with an {@link IOException} (a full
+ * disk's ENOSPC, an unreadable sector's EIO) is answered at once and logged by the NIC's
+ * {@link DiskErrorLog} (which command, why; rate-limited per kind). Whatever else the I/O throws
+ * (a {@link RuntimeException} from the channel, an {@link Error}) leaves {@link #doWork} for the
+ * {@link AgentRunner}, which counts and logs it and calls {@link #onError}. Either way the command
+ * this worker held is answered with ATA status DRDY|ERR and error UNC for a read (the data cannot be
  * had) or ABRT for a write or flush, its sector count left as asked (none was done), and counted
  * in {@code ioErrors} and {@code ataErrors}; vblade answers a failed read or write with ERR and
  * ABRT. A fault of the worker after its I/O (building or sending the reply) is answered with
@@ -143,8 +145,11 @@ final class DiskWorker implements Agent
         phase = OTHER;
         queue.ensureWatcher();
         execute(c);
-        held = null;
-        queue.release(c);
+        if (held != null)  // answered (not failed by failHeld, which released it)
+        {
+            held = null;
+            queue.release(c);
+        }
         return 1;
     }
 
@@ -174,8 +179,42 @@ final class DiskWorker implements Agent
         return 0;
     }
 
-    /** Runs {@code c} and sends its reply; a throw leaves the command held for {@link #onError}. */
+    /**
+     * Runs {@code c} and sends its reply. A read, write or flush that fails with an
+     * {@link IOException} (the disk is full, a sector unreadable) is answered with an ATA error at
+     * once and logged by the queue's {@link DiskErrorLog}, saying which command failed and why;
+     * anything else thrown leaves the command held for {@link #onError}.
+     */
     private void execute(final DiskCommand c) throws IOException
+    {
+        try
+        {
+            doExecute(c);
+        }
+        catch (final IOException e)
+        {
+            if (phase != IO)
+            {
+                throw e;
+            }
+            queue.errors.failed(c.op, describe(c), e, c.op == TargetResponder.OP_READ ? "UNC" : "ABRT");
+            failHeld();
+        }
+    }
+
+    /** {@code e1.1: write of 17 sectors at sector 4096}: a command in a log line. */
+    private String describe(final DiskCommand c)
+    {
+        final String what = switch (c.op)
+        {
+            case TargetResponder.OP_READ -> "read of " + c.count + " sectors at sector " + c.lba;
+            case TargetResponder.OP_WRITE -> "write of " + c.count + " sectors at sector " + c.lba;
+            default -> "flush";
+        };
+        return "e" + shelf + "." + slot + ": " + what;
+    }
+
+    private void doExecute(final DiskCommand c) throws IOException
     {
         phase = IO;
         final int count = c.count;

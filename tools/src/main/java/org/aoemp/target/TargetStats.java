@@ -16,9 +16,10 @@ package org.aoemp.target;
  * @param aoeErrors        requests answered with an AoE error (E flag)
  * @param ioErrors         file reads, writes or syncs that failed (each answered with status ERR)
  * @param sendFailures     replies the transport refused (link down, queue full)
- * @param workerErrors     throwables the disk workers' runners caught and logged: every failed read,
- *                         write or sync, and any fault of a worker itself (its command is answered
- *                         with status ERR all the same)
+ * @param workerErrors     throwables the disk workers' runners caught and logged: a read, write or
+ *                         sync that threw something other than an IOException (those are in
+ *                         {@code ioErrors} and logged by {@link DiskErrorLog}), and any fault of a
+ *                         worker itself (its command is answered with status ERR all the same)
  */
 public record TargetStats(
     long framesReceived,

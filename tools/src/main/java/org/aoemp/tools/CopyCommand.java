@@ -81,6 +81,9 @@ final class CopyCommand implements Callable<Integer>
         description = "Fail when no path answered for this long (0 = never). Default: ${DEFAULT-VALUE}.")
     java.time.Duration deadAfter;
 
+    @Mixin
+    TargetMacs macs;
+
     @Spec
     CommandSpec spec;
 
@@ -117,8 +120,15 @@ final class CopyCommand implements Callable<Integer>
         }
         final TargetAddress address = TargetAddress.parse(toTarget ? destination : source);
         try (Initiator initiator = net.openInitiator();
-             AoeDevice device = initiator.open(address, DeviceOptions.defaults().withOpenTimeout(net.timeout).withDeadAfter(deadAfter)))
+             AoeDevice device = initiator.open(address, DeviceOptions.defaults().withOpenTimeout(net.timeout).withDeadAfter(deadAfter),
+                 macs.parse()))
         {
+            final List<String> notice = TargetMacs.conflictNotice(device);
+            if (!notice.isEmpty())
+            {
+                notice.forEach(line -> spec.commandLine().getErr().println("aoe copy: " + line));
+                spec.commandLine().getErr().flush();
+            }
             if (offset > device.size())
             {
                 throw new IllegalArgumentException("--offset " + offset + " is beyond the end of " + address + " (" + device.size() + " bytes)");

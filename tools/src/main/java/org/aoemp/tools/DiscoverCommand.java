@@ -8,6 +8,7 @@ import java.util.concurrent.Callable;
 
 import org.aoemp.initiator.Initiator;
 import org.aoemp.initiator.TargetDirectory;
+import org.aoemp.initiator.TargetIdentities;
 import org.aoemp.util.JsonText;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -19,7 +20,10 @@ import picocli.CommandLine.Model.CommandSpec;
 @Command(name = "discover", mixinStandardHelpOptions = true,
     description = {"Find AoE targets: broadcast a Query Config on each interface, then IDENTIFY every target that answered.",
         "Prints size, model, the target MACs seen on each local interface, payload bytes per frame, buffer count, firmware "
-            + "and config string. Exits 1 when nothing answered."})
+            + "and config string. Exits 1 when nothing answered.",
+        "When more than one disk answers as the same shelf.slot (two targets claiming it), says so: each disk (size, model, "
+            + "serial, config string) with the MACs that answer with it. aoe nbd and aoe copy then use the disk of the lowest "
+            + "MAC (marked opened), or the one picked with --mac."})
 final class DiscoverCommand implements Callable<Integer>
 {
     @Mixin
@@ -60,6 +64,18 @@ final class DiscoverCommand implements Callable<Integer>
         }
     }
 
+    private static String verdict(final TargetIdentities.Verdict v)
+    {
+        return v == null ? "" : switch (v)
+        {
+            case PATH -> "path";
+            case CONFLICT -> "CONFLICT: another disk";
+            case CHANGED -> "CHANGED: another disk now";
+            case NOT_LISTED -> "not named with --mac";
+            case UNVERIFIED -> "no IDENTIFY answer";
+        };
+    }
+
     private static void print(final PrintWriter out, final Survey.Entry e)
     {
         final TargetDirectory.Target t = e.target();
@@ -75,8 +91,14 @@ final class DiscoverCommand implements Callable<Integer>
             t.bufferCount(), t.payloadBytes(), t.configString());
         for (final TargetDirectory.Endpoint p : t.endpoints())
         {
-            out.printf(Locale.ROOT, "    %-12s -> %s  (buffers %d, payload %d)%n", p.port().name(), p.macString(), p.bufferCount(),
-                p.payloadBytes());
+            out.printf(Locale.ROOT, "    %-12s -> %s  (buffers %d, payload %d)%s%n", p.port().name(), p.macString(), p.bufferCount(),
+                p.payloadBytes(), e.conflict() ? "  " + verdict(e.identities().verdict(p.mac())) : "");
+        }
+        if (e.conflict())
+        {
+            out.printf(Locale.ROOT, "    CONFLICT: more than one disk answers as %s (no I/O goes to a MAC whose disk differs from "
+                + "the one used; pick one with --mac MAC):%n", t.address());
+            e.identities().describe().forEach(line -> out.println("      " + line));
         }
     }
 }

@@ -115,6 +115,9 @@ final class NbdCommand implements Callable<Integer>
             + "nothing if it announced itself) is exported within this. Default: ${DEFAULT-VALUE}.")
     Duration rediscover;
 
+    @Mixin
+    TargetMacs macs;
+
     @Spec
     CommandSpec spec;
 
@@ -174,8 +177,9 @@ final class NbdCommand implements Callable<Integer>
                         // Closed after the final flush (resources close in reverse), before the initiator.
                         resources.add(TargetReservation.take(initiator, a, net.timeout));
                     }
-                    final AoeDevice d = initiator.open(a, deviceOptions());
+                    final AoeDevice d = initiator.open(a, deviceOptions(), macs.parse());
                     exports.put(a.toString(), d);
+                    TargetMacs.conflictNotice(d).forEach(out::println);
                     if (!exclusive)
                     {
                         TargetReservation.warnIfHeldElsewhere(initiator, d, a, net.timeout);

@@ -22,7 +22,8 @@ import picocli.CommandLine.Model.CommandSpec;
 /** {@code aoe stat}: the aoe-stat table. */
 @Command(name = "stat", mixinStandardHelpOptions = true,
     description = {"Print the aoe-stat table of the targets reachable now: device, size in GB (decimal, three decimals), "
-        + "local interfaces, payload bytes per frame, state."})
+        + "local interfaces, payload bytes per frame, state (up, down, or conflict when more than one disk answers as the "
+        + "target: then each disk and its MACs follow the row)."})
 final class StatCommand implements Callable<Integer>
 {
     @Mixin
@@ -66,6 +67,10 @@ final class StatCommand implements Callable<Integer>
                     m.put("interfaces", List.copyOf(interfaces(e.target())));
                     m.put("payloadBytes", e.target().payloadBytes());
                     m.put("state", state(e));
+                    if (e.conflict())
+                    {
+                        m.put("identities", TargetMacs.identitiesJson(e.identities()));
+                    }
                     if (verbose)
                     {
                         final List<Object> paths = new ArrayList<>();
@@ -91,6 +96,10 @@ final class StatCommand implements Callable<Integer>
                 {
                     out.printf(Locale.ROOT, "%10s %15s %10s %-5d %-14s%n", e.target().address(), Units.gigabytes(e.sizeBytes()),
                         String.join(",", interfaces(e.target())), e.target().payloadBytes(), state(e));
+                    if (e.conflict())
+                    {
+                        e.identities().describe().forEach(line -> out.println("    " + line));
+                    }
                     if (verbose)
                     {
                         for (final PathStats p : e.paths())
@@ -209,6 +218,6 @@ final class StatCommand implements Callable<Integer>
 
     private static String state(final Survey.Entry e)
     {
-        return e.error() == null ? "up" : "down";
+        return e.error() != null ? "down" : e.conflict() ? "conflict" : "up";
     }
 }

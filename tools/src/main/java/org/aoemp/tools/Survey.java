@@ -13,14 +13,22 @@ import org.aoemp.initiator.DeviceOptions;
 import org.aoemp.initiator.Initiator;
 import org.aoemp.initiator.PathStats;
 import org.aoemp.initiator.TargetDirectory;
+import org.aoemp.initiator.TargetIdentities;
 import org.aoemp.protocol.Identify;
 
 /** Discovery followed by IDENTIFY of every target found: what {@code discover} and {@code stat} print. */
 final class Survey
 {
     /** One target: its directory entry and its IDENTIFY data, or why IDENTIFY failed. */
-    record Entry(TargetDirectory.Target target, Identify identify, long sizeBytes, String error, List<PathStats> paths)
+    record Entry(TargetDirectory.Target target, Identify identify, long sizeBytes, String error, List<PathStats> paths,
+                 TargetIdentities identities)
     {
+        /** True when more than one disk answers as this shelf.slot. */
+        boolean conflict()
+        {
+            return identities != null && identities.hasConflict();
+        }
+
         Map<String, Object> toJson()
         {
             final Map<String, Object> m = new LinkedHashMap<>();
@@ -55,6 +63,8 @@ final class Survey
                 paths.add(p);
             }
             m.put("paths", paths);
+            m.put("conflict", conflict());
+            m.put("identities", TargetMacs.identitiesJson(identities));
             return m;
         }
     }
@@ -84,6 +94,26 @@ final class Survey
     {
     }
 
+    /** Waits (up to {@code wait}) until every MAC the directory has for {@code t} has answered IDENTIFY for {@code d}. */
+    private static void awaitChecked(final AoeDevice d, final TargetDirectory.Target t, final Duration wait) throws InterruptedException
+    {
+        final long deadline = System.nanoTime() + wait.toNanos();
+        while (System.nanoTime() - deadline < 0)
+        {
+            boolean all = true;
+            for (final TargetDirectory.Endpoint e : t.endpoints())
+            {
+                final TargetIdentities.Verdict v = d.identities().verdict(e.mac());
+                all &= v != null && v != TargetIdentities.Verdict.UNVERIFIED;
+            }
+            if (all)
+            {
+                return;
+            }
+            Thread.sleep(10);
+        }
+    }
+
     static List<Entry> run(final Initiator initiator, final Duration wait) throws InterruptedException
     {
         final List<Entry> out = new ArrayList<>();
@@ -91,11 +121,13 @@ final class Survey
         {
             try (AoeDevice d = initiator.open(t.address(), DeviceOptions.defaults().withOpenTimeout(wait).withDeadAfter(wait)))
             {
-                out.add(new Entry(t, d.identity(), d.size(), null, d.pathStats()));
+                // MACs that answered discovery after the open are being checked: give them the same time
+                awaitChecked(d, t, wait);
+                out.add(new Entry(t, d.identity(), d.size(), null, d.pathStats(), d.identities()));
             }
             catch (final IoError e)
             {
-                out.add(new Entry(t, null, 0, e.getMessage(), List.of()));
+                out.add(new Entry(t, null, 0, e.getMessage(), List.of(), null));
             }
         }
         return out;
