@@ -55,6 +55,8 @@ import org.slf4j.LoggerFactory;
  * <p>Deadline. A request the device has not completed within the request timeout is answered
  * EIO; its buffers (the device may still use them) and its budget stay held until the device
  * does call back, so a device that never does can only stall this connection, not grow memory.
+ * A client whose outbound buffer stays above the high water mark for the request timeout (it
+ * does not read its replies) is disconnected, which frees the budget its replies hold.
  *
  * <p>DISC and server shutdown stop reading too; the connection closes once the last in-flight
  * reply has been written. After shutdown started, requests still arriving get ESHUTDOWN.
@@ -88,6 +90,8 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
     /** Requests whose reply is not yet written: DISC and shutdown close once this is 0. */
     private int awaitingReply;
     private boolean resumeScheduled;
+    /** When the outbound buffer went above its high water mark; 0 while below. */
+    private long unwritableSinceNanos;
     private boolean disconnectRequested;
     private boolean shuttingDown;
     private boolean closing;
@@ -253,10 +257,22 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
         closeWhenDrained();
     }
 
-    /** The sweep: answers EIO to every request older than the timeout. On the event loop. */
+    /**
+     * The sweep: answers EIO to every request older than the timeout, and hangs up on a client
+     * that has left its replies unread for as long (it would hold its budget for ever). On the
+     * event loop.
+     */
     private void expire()
     {
         final long now = System.nanoTime();
+        if (unwritableSinceNanos != 0 && now - unwritableSinceNanos >= requestTimeoutNanos && !closing)
+        {
+            LOG.warn("{}: client has not read its replies for {} ms ({} bytes waiting); closing the connection", ctx.channel(),
+                TimeUnit.NANOSECONDS.toMillis(now - unwritableSinceNanos), budget.bytes());
+            closing = true;
+            ctx.close();
+            return;
+        }
         while (oldest != null && now - oldest.startNanos >= requestTimeoutNanos)
         {
             final Operation op = oldest;
@@ -417,6 +433,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
     @Override
     public void channelWritabilityChanged(final ChannelHandlerContext ctx) throws Exception
     {
+        unwritableSinceNanos = ctx.channel().isWritable() ? 0 : Math.max(1, System.nanoTime());
         updateAutoRead();
         super.channelWritabilityChanged(ctx);
     }
