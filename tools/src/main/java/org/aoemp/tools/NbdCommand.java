@@ -74,6 +74,22 @@ final class NbdCommand implements Callable<Integer>
             + "second signal, exit at once. Default: ${DEFAULT-VALUE}.")
     Duration stopTimeout;
 
+    @Option(names = "--request-timeout", paramLabel = "DURATION", converter = Units.DurationConverter.class,
+        description = "Answer EIO to a request the backend has not completed after this long (its buffer stays reserved until "
+            + "it does), and hang up on a client that leaves its replies unread as long. Default: --dead-after + 60s "
+            + "(2m with --dead-after 0).")
+    Duration requestTimeout;
+
+    @Option(names = "--max-in-flight", paramLabel = "BYTES", converter = Units.SizeConverter.class, defaultValue = "64M",
+        description = "Per connection: READ data and WRITE payloads held from the request until its reply is sent; past it "
+            + "the connection stops reading. Default: ${DEFAULT-VALUE}.")
+    long maxInFlight;
+
+    @Option(names = "--max-total-in-flight", paramLabel = "BYTES", converter = Units.SizeConverter.class, defaultValue = "256M",
+        description = "The same for all connections together (at least 32M): the bound on the bridge's buffer memory, "
+            + "about this plus 1 MiB per busy connection. Default: ${DEFAULT-VALUE}.")
+    long maxTotalInFlight;
+
     @Spec
     CommandSpec spec;
 
@@ -130,7 +146,8 @@ final class NbdCommand implements Callable<Integer>
             exports.forEach((name, d) -> served.put(name, d instanceof AoeDevice ? track(d, tracked) : d));
             resources.add(() -> tracked.forEach(FlushTracker::finalFlush));
             final NbdServer server = NbdServer.builder().listen(parseListen(listen)).exports(served)
-                .defaultExport(exports.keySet().iterator().next()).readOnly(readOnly).closeTimeout(stopTimeout).start();
+                .defaultExport(exports.keySet().iterator().next()).readOnly(readOnly).closeTimeout(stopTimeout)
+                .requestTimeout(requestTimeout()).maxInFlightBytes(maxInFlight).maxTotalInFlightBytes(maxTotalInFlight).start();
             resources.add(server);
             publishStats(exports, resources, out);
             for (final Map.Entry<String, BlockDevice> e : exports.entrySet())
@@ -174,7 +191,18 @@ final class NbdCommand implements Callable<Integer>
             : "targets " + (targets.isEmpty() ? "(all discovered)" : String.join(", ", targets)) + " on "
                 + (net.interfaces.isEmpty() ? "every interface that is up" : String.join(", ", net.interfaces)) + " (" + net.transport + ")";
         return what + ", listen " + listen + (readOnly ? ", read-only" : ", read-write") + ", dead-after "
-            + text(deadAfter) + ", stop timeout " + text(stopTimeout);
+            + text(deadAfter) + ", stop timeout " + text(stopTimeout) + ", request timeout " + text(requestTimeout())
+            + ", in flight " + (maxInFlight >> 20) + " MiB per connection, " + (maxTotalInFlight >> 20) + " MiB in all";
+    }
+
+    /** Longer than the initiator's own deadline, so that one answers first when a target goes away. */
+    private Duration requestTimeout()
+    {
+        if (requestTimeout != null)
+        {
+            return requestTimeout;
+        }
+        return deadAfter.isZero() ? NbdServer.DEFAULT_REQUEST_TIMEOUT : deadAfter.plusSeconds(60);
     }
 
     /**
