@@ -95,12 +95,12 @@ for i in $(seq 0 $((PATHS - 1))); do
 done
 
 cleanup() {
-    local pid
-    for pid in "${pids[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-    for pid in "${pids[@]}"; do
-        wait "$pid" 2>/dev/null || true
+    local i
+    # Newest first: the I/O and the flapper, then the bridge (its clean stop FLUSHes through the
+    # target), then the target.
+    for (( i = ${#pids[@]} - 1; i >= 0; i-- )); do
+        kill "${pids[$i]}" 2>/dev/null || true
+        wait "${pids[$i]}" 2>/dev/null || true
     done
     nft delete table netdev "$table" 2>/dev/null || true
     for i in "${ini[@]}"; do

@@ -16,8 +16,9 @@ import java.util.concurrent.TimeUnit;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelConfig;
-import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelProgressiveFuture;
+import io.netty.channel.ChannelProgressiveFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.util.concurrent.EventExecutor;
@@ -55,8 +56,8 @@ import org.slf4j.LoggerFactory;
  * <p>Deadline. A request the device has not completed within the request timeout is answered
  * EIO; its buffers (the device may still use them) and its budget stay held until the device
  * does call back, so a device that never does can only stall this connection, not grow memory.
- * A client whose outbound buffer stays above the high water mark for the request timeout (it
- * does not read its replies) is disconnected, which frees the budget its replies hold.
+ * A client that has replies waiting and none of them written out for the request timeout (it
+ * does not read them) is disconnected, which frees the budget its replies hold.
  *
  * <p>DISC and server shutdown stop reading too; the connection closes once the last in-flight
  * reply has been written. After shutdown started, requests still arriving get ESHUTDOWN.
@@ -78,7 +79,13 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
     /** Backend failures of this connection: one line a second at most. */
     private final RateLimitedLog failures = new RateLimitedLog(LOG);
     /** Gives back the slot of a reply that carries no data, once written. */
-    private final ChannelFutureListener slotWritten = f -> released(0);
+    private final ChannelFutureListener slotWritten = f ->
+    {
+        replyWritten();
+        released(0);
+    };
+    /** The EIO reply of a timed-out request: its slot stays with the request. */
+    private final ChannelFutureListener timeoutReplyWritten = f -> replyWritten();
     private final Runnable resume = this::resume;
     private final Runnable serverWake = this::serverWake;
     private ChannelHandlerContext ctx;
@@ -90,8 +97,12 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
     /** Requests whose reply is not yet written: DISC and shutdown close once this is 0. */
     private int awaitingReply;
     private boolean resumeScheduled;
-    /** When the outbound buffer went above its high water mark; 0 while below. */
-    private long unwritableSinceNanos;
+    /** Replies handed to the socket and not yet written out. */
+    private int repliesPending;
+    /** Whether a reply was written out since the last sweep. */
+    private boolean replyProgress;
+    /** The last sweep that saw no replies pending or one written out. */
+    private long replyProgressNanos = System.nanoTime();
     private boolean disconnectRequested;
     private boolean shuttingDown;
     private boolean closing;
@@ -252,23 +263,30 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
             TransmissionCodec.setReplyError(reply, 0, op.errno).writerIndex(REPLY_HEADER_LENGTH);
         }
         // The operation gives its budget back once the reply has left (or failed to).
-        ctx.writeAndFlush(reply, ctx.newPromise().addListener(op));
+        repliesPending++;
+        // A progressive promise: a large reply that the client reads slowly still shows progress.
+        ctx.writeAndFlush(reply, ctx.newProgressivePromise().addListener(op));
         updateAutoRead();
         closeWhenDrained();
     }
 
     /**
      * The sweep: answers EIO to every request older than the timeout, and hangs up on a client
-     * that has left its replies unread for as long (it would hold its budget for ever). On the
-     * event loop.
+     * that has had replies waiting, none of them written out, for as long (it would hold its
+     * budget for ever). On the event loop.
      */
     private void expire()
     {
         final long now = System.nanoTime();
-        if (unwritableSinceNanos != 0 && now - unwritableSinceNanos >= requestTimeoutNanos && !closing)
+        if (repliesPending == 0 || replyProgress)
         {
-            LOG.warn("{}: client has not read its replies for {} ms ({} bytes waiting); closing the connection", ctx.channel(),
-                TimeUnit.NANOSECONDS.toMillis(now - unwritableSinceNanos), budget.bytes());
+            replyProgress = false;
+            replyProgressNanos = now;
+        }
+        else if (now - replyProgressNanos >= requestTimeoutNanos && !closing)
+        {
+            LOG.warn("{}: client has not read its replies for {} ms ({} replies, {} bytes waiting); closing the connection",
+                ctx.channel(), TimeUnit.NANOSECONDS.toMillis(now - replyProgressNanos), repliesPending, budget.bytes());
             closing = true;
             ctx.close();
             return;
@@ -284,8 +302,9 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
                     ctx.channel(), deviceName(), op.describe(), TimeUnit.NANOSECONDS.toMillis(requestTimeoutNanos));
                 if (!closing && ctx.channel().isActive())
                 {
-                    // Not accounted: the operation keeps its slot until the device calls back.
-                    writeReply(emptyReply(op.cookie, NbdErrors.EIO));
+                    // The operation keeps its slot and bytes until the device calls back.
+                    repliesPending++;
+                    ctx.writeAndFlush(emptyReply(op.cookie, NbdErrors.EIO), ctx.newPromise().addListener(timeoutReplyWritten));
                 }
                 closeWhenDrained();
             }
@@ -401,13 +420,14 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
     /** A reply without data for a request holding a slot but no bytes; the slot is freed once it is written. */
     private void replyWithoutData(final long cookie, final int errno)
     {
+        repliesPending++;
         ctx.writeAndFlush(emptyReply(cookie, errno), ctx.newPromise().addListener(slotWritten));
     }
 
-    private void writeReply(final ByteBuf reply)
+    private void replyWritten()
     {
-        // The FlushConsolidationHandler turns these into one flush per batch.
-        ctx.writeAndFlush(reply, ctx.voidPromise());
+        repliesPending--;
+        replyProgress = true;
     }
 
     private void updateAutoRead()
@@ -433,7 +453,6 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
     @Override
     public void channelWritabilityChanged(final ChannelHandlerContext ctx) throws Exception
     {
-        unwritableSinceNanos = ctx.channel().isWritable() ? 0 : Math.max(1, System.nanoTime());
         updateAutoRead();
         super.channelWritabilityChanged(ctx);
     }
@@ -496,7 +515,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
      * first decides whether the client gets the result or EIO; a callback after the timeout only
      * frees the buffers and the budget.
      */
-    private final class Operation implements IoCallback, Runnable, ChannelFutureListener
+    private final class Operation implements IoCallback, Runnable, ChannelProgressiveFutureListener
     {
         static final int SUBMITTED = 0;
         static final int FLUSHING = 1;
@@ -719,10 +738,18 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
             }
         }
 
+        /** Part of the reply has been written out: the client is reading. */
+        @Override
+        public void operationProgressed(final ChannelProgressiveFuture future, final long progress, final long total)
+        {
+            replyProgress = true;
+        }
+
         /** The reply has been written (or the write failed): give the budget back. */
         @Override
-        public void operationComplete(final ChannelFuture future)
+        public void operationComplete(final ChannelProgressiveFuture future)
         {
+            replyWritten();
             released(bytes);
         }
 

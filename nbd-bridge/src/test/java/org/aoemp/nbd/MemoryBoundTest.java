@@ -252,4 +252,42 @@ class MemoryBoundTest
             () -> server.connectionCount() + " connections, " + state());
         assertServed(bystander);
     }
+
+    @Test
+    void shouldServeOthersOnceClientsHoldingTheWholeServerBudgetAreCutOff() throws Exception
+    {
+        server = builder().maxInFlightBytes(LARGEST).maxTotalInFlightBytes(2L * LARGEST).requestTimeout(Duration.ofSeconds(1)).start();
+        final RawClient bystander = connect("disk");
+        assertServed(bystander);
+        connect("disk").raw(reads(8, LARGEST));
+        connect("disk").raw(reads(8, LARGEST));
+        Await.until(Duration.ofSeconds(30), () -> server.inFlightBytes() == 2L * LARGEST, () -> "two hogs fill the server budget: " + state());
+        // Waits for room: once the hogs have left their replies unread for the request timeout, they are cut off.
+        assertServed(bystander);
+        Await.until(Duration.ofSeconds(30), () -> server.connectionCount() == 1, () -> server.connectionCount() + " connections");
+    }
+
+    @Test
+    void shouldKeepAClientThatReadsALargeReplySlowerThanTheRequestTimeout() throws Exception
+    {
+        server = builder().requestTimeout(Duration.ofMillis(300)).start();
+        final byte[] expected = new byte[LARGEST];
+        disk.readAsync(0, ByteBuffer.wrap(expected)).get();
+        final RawClient c = connect("disk");
+        c.request(0, CMD_READ, 9, 0, LARGEST);
+        final ByteBuffer header = ByteBuffer.wrap(c.readBytes(TransmissionCodec.REPLY_HEADER_LENGTH));
+        assertEquals(TransmissionCodec.SIMPLE_REPLY_MAGIC, header.getInt());
+        assertEquals(0, header.getInt(), "error");
+        assertEquals(9, header.getLong(), "cookie");
+        final ByteBuffer data = ByteBuffer.allocate(LARGEST);
+        final long start = System.nanoTime();
+        while (data.hasRemaining())
+        {
+            data.put(c.readBytes(MIB));
+            Thread.sleep(40); // the client's pace, not synchronisation: 32 reads take longer than the timeout
+        }
+        assertTrue(System.nanoTime() - start > TimeUnit.MILLISECONDS.toNanos(600), "read slower than the request timeout");
+        assertArrayEquals(expected, data.array(), "the whole reply");
+        assertServed(c);
+    }
 }
