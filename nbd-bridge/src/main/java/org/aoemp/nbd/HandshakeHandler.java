@@ -455,9 +455,10 @@ final class HandshakeHandler extends ByteToMessageDecoder
         cancelTimeout();
         ctx.channel().attr(NbdServer.EXPORT).set(export);
         LOG.info("NBD client {} opened export '{}'", ctx.channel().remoteAddress(), export.name());
+        final ConnectionBudget budget = config.newConnectionBudget();
         ctx.pipeline()
-            .addAfter(ctx.name(), "nbd-requests", new RequestDecoder(export))
-            .addAfter("nbd-requests", "nbd-transmission", new TransmissionHandler(export, config));
+            .addAfter(ctx.name(), "nbd-requests", new RequestDecoder(export, budget))
+            .addAfter("nbd-requests", "nbd-transmission", new TransmissionHandler(export, config, budget));
         // Anything the client sent after its GO is forwarded to the request decoder.
         ctx.pipeline().remove(this);
         if (!config.exports().contains(export))

@@ -74,6 +74,12 @@ public final class NbdServer implements AutoCloseable
     /** IANA port for NBD. */
     public static final int DEFAULT_PORT = 10809;
 
+    /** Default payload bytes held by all connections together. */
+    public static final long DEFAULT_MAX_TOTAL_IN_FLIGHT_BYTES = 256L << 20;
+
+    /** Default time a request may wait for its device before the client gets EIO. */
+    public static final Duration DEFAULT_REQUEST_TIMEOUT = Duration.ofMinutes(2);
+
     private static final Logger LOG = LoggerFactory.getLogger(NbdServer.class);
 
     /** The export a connection transmits on, set when its handshake ends with GO or EXPORT_NAME. */
@@ -462,6 +468,12 @@ public final class NbdServer implements AutoCloseable
         return true;
     }
 
+    /** Payload bytes all connections hold right now (READ data and WRITE payloads admitted and not yet answered). */
+    public long inFlightBytes()
+    {
+        return config.budget().heldBytes();
+    }
+
     /** Number of open client connections, in handshake or transmission. */
     public int connectionCount()
     {
@@ -567,6 +579,8 @@ public final class NbdServer implements AutoCloseable
         private Duration closeTimeout = Duration.ofSeconds(30);
         private long maxInFlightBytes = 64L << 20;
         private int maxInFlightRequests = 1024;
+        private long maxTotalInFlightBytes = DEFAULT_MAX_TOTAL_IN_FLIGHT_BYTES;
+        private Duration requestTimeout = DEFAULT_REQUEST_TIMEOUT;
         private int lowWaterMark = 4 << 20;
         private int highWaterMark = 16 << 20;
 
@@ -690,17 +704,41 @@ public final class NbdServer implements AutoCloseable
             return this;
         }
 
-        /** Per connection: payload bytes in flight before reading pauses; default 64 MiB. */
+        /**
+         * Per connection: payload bytes (READ data, WRITE payloads) held from admission until the
+         * reply is written, before reading pauses; default 64 MiB. A single request larger than
+         * this (up to 32 MiB) is still admitted when the connection holds nothing else.
+         */
         public Builder maxInFlightBytes(final long bytes)
         {
             this.maxInFlightBytes = bytes;
             return this;
         }
 
-        /** Per connection: requests in flight before reading pauses; default 1024. */
+        /** Per connection: requests admitted and not yet answered before reading pauses; default 1024. */
         public Builder maxInFlightRequests(final int requests)
         {
             this.maxInFlightRequests = requests;
+            return this;
+        }
+
+        /**
+         * All connections together: payload bytes held before connections pause; default 256 MiB,
+         * at least 32 MiB (one largest request).
+         */
+        public Builder maxTotalInFlightBytes(final long bytes)
+        {
+            this.maxTotalInFlightBytes = bytes;
+            return this;
+        }
+
+        /**
+         * Time a request may wait for the device before the client gets EIO for it (its buffers
+         * stay held until the device does complete); default 2 minutes.
+         */
+        public Builder requestTimeout(final Duration timeout)
+        {
+            this.requestTimeout = Objects.requireNonNull(timeout, "timeout");
             return this;
         }
 
@@ -721,12 +759,18 @@ public final class NbdServer implements AutoCloseable
             {
                 throw new IllegalArgumentException("default export '" + defaultExport + "' is not an export");
             }
-            if (maxOptions < 1 || maxInFlightBytes < 1 || maxInFlightRequests < 1 || lowWaterMark > highWaterMark)
+            if (maxOptions < 1 || maxInFlightBytes < 1 || maxInFlightRequests < 1 || lowWaterMark > highWaterMark
+                || requestTimeout.toMillis() < 1)
             {
                 throw new IllegalArgumentException("limits must be positive and low water mark <= high");
             }
+            if (maxTotalInFlightBytes < RequestCheck.MAX_PAYLOAD)
+            {
+                throw new IllegalArgumentException("total in-flight bytes must be at least " + RequestCheck.MAX_PAYLOAD
+                    + " (one largest request): " + maxTotalInFlightBytes);
+            }
             return new NbdServer(this, new ServerConfig(list, defaultExport, maxOptions, handshakeTimeout.toMillis(),
-                maxInFlightBytes, maxInFlightRequests));
+                maxInFlightBytes, maxInFlightRequests, maxTotalInFlightBytes, requestTimeout.toMillis()));
         }
     }
 }

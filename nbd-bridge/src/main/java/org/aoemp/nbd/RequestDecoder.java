@@ -3,6 +3,7 @@ package org.aoemp.nbd;
 import java.util.List;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.ByteToMessageDecoder;
 import org.slf4j.Logger;
@@ -23,6 +24,12 @@ import org.slf4j.LoggerFactory;
  *
  * A header without the request magic means the stream is out of sync: the connection is closed.
  *
+ * <p>Each header is admitted by the connection's {@link ConnectionBudget} before it is taken off
+ * the stream: one that does not fit (too many requests or payload bytes held by this connection
+ * or the whole server) stays unread, and the connection stops reading until
+ * {@link TransmissionHandler} frees room and decodes again. So a WRITE's payload is buffered only
+ * once its bytes are accounted for, and a READ's reply buffer allocated only then.
+ *
  * <p>Thread: the channel's event loop only.
  */
 final class RequestDecoder extends ByteToMessageDecoder
@@ -38,14 +45,67 @@ final class RequestDecoder extends ByteToMessageDecoder
     private static final int LARGE_PAYLOAD = 256 * 1024;
 
     private final Export export;
+    private final ConnectionBudget budget;
+    private ChannelHandlerContext context;
     private final RateLimitedLog failures = new RateLimitedLog(LOG);
     private State state = State.HEADER;
     private NbdRequest pending;
     private long discardRemaining;
 
-    RequestDecoder(final Export export)
+    RequestDecoder(final Export export, final ConnectionBudget budget)
     {
         this.export = export;
+        this.budget = budget;
+    }
+
+    /**
+     * While a request waits for room in the budget, nothing more is read: without this the base
+     * class would ask for another read each time one produced no request, and the receive buffer
+     * would grow with whatever the client keeps sending.
+     */
+    @Override
+    public void handlerAdded(final ChannelHandlerContext ctx) throws Exception
+    {
+        this.context = ctx;
+        super.handlerAdded(ctx);
+    }
+
+    private ChannelHandlerContext ctx()
+    {
+        return context == null || context.isRemoved() ? null : context;
+    }
+
+    @Override
+    public void channelReadComplete(final ChannelHandlerContext ctx) throws Exception
+    {
+        if (budget.paused())
+        {
+            ctx.fireChannelReadComplete();
+            return;
+        }
+        super.channelReadComplete(ctx);
+    }
+
+    /**
+     * Decodes what is already buffered, after the budget made room for the request that waited.
+     * On the event loop, never from inside this decoder's own channelRead.
+     */
+    void decodeBuffered()
+    {
+        final ChannelHandlerContext ctx = ctx();
+        if (ctx == null)
+        {
+            return;
+        }
+        try
+        {
+            channelRead(ctx, Unpooled.EMPTY_BUFFER);
+            channelReadComplete(ctx);
+        }
+        catch (final Exception e)
+        {
+            ctx.fireExceptionCaught(e);
+        }
     }
 
     @Override
@@ -76,8 +136,16 @@ final class RequestDecoder extends ByteToMessageDecoder
                     ctx.close();
                     return false;
                 }
+                final int start = in.readerIndex();
                 final NbdRequest request = TransmissionCodec.readRequestHeader(in, new NbdRequest());
                 request.errno(check(ctx, request));
+                if (!budget.tryAdmit(ConnectionBudget.cost(request)))
+                {
+                    // No room: the header stays in the buffer and reading stops until replies free some.
+                    in.readerIndex(start);
+                    ctx.channel().config().setAutoRead(false);
+                    return false;
+                }
                 if (request.type() != TransmissionCodec.CMD_WRITE || request.length() == 0)
                 {
                     out.add(request);

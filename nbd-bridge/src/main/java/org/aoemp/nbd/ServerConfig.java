@@ -25,16 +25,20 @@ final class ServerConfig
     private final long handshakeTimeoutMillis;
     private final long maxInFlightBytes;
     private final int maxInFlightRequests;
+    private final long requestTimeoutMillis;
+    private final ServerBudget budget;
     private volatile Table table;
 
     ServerConfig(final List<Export> exports, final String defaultName, final int maxOptions, final long handshakeTimeoutMillis,
-        final long maxInFlightBytes, final int maxInFlightRequests)
+        final long maxInFlightBytes, final int maxInFlightRequests, final long maxTotalInFlightBytes, final long requestTimeoutMillis)
     {
         this.table = new Table(exports, defaultName);
         this.maxOptions = maxOptions;
         this.handshakeTimeoutMillis = handshakeTimeoutMillis;
         this.maxInFlightBytes = maxInFlightBytes;
         this.maxInFlightRequests = maxInFlightRequests;
+        this.budget = new ServerBudget(maxTotalInFlightBytes);
+        this.requestTimeoutMillis = requestTimeoutMillis;
     }
 
     List<Export> exports()
@@ -74,6 +78,24 @@ final class ServerConfig
     int maxInFlightRequests()
     {
         return maxInFlightRequests;
+    }
+
+    /** Time a request may spend at the device before the client gets EIO for it. */
+    long requestTimeoutMillis()
+    {
+        return requestTimeoutMillis;
+    }
+
+    /** The payload bytes all connections hold together. */
+    ServerBudget budget()
+    {
+        return budget;
+    }
+
+    /** The request accounting of a connection entering transmission. */
+    ConnectionBudget newConnectionBudget()
+    {
+        return new ConnectionBudget(budget, maxInFlightBytes, maxInFlightRequests);
     }
 
     /**

@@ -11,14 +11,18 @@ import static org.aoemp.nbd.TransmissionCodec.REPLY_HEADER_LENGTH;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelConfig;
 import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelProgressiveFuture;
+import io.netty.channel.ChannelProgressiveFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.ScheduledFuture;
 import org.aoemp.block.BlockDevice;
 import org.aoemp.block.IoCallback;
 import org.aoemp.block.IoError;
@@ -42,10 +46,18 @@ import org.slf4j.LoggerFactory;
  * If the connection is gone by the time a request completes, its buffers are released and its
  * reply dropped.
  *
- * <p>Backpressure. While more than {@code maxInFlightBytes} of payload or
- * {@code maxInFlightRequests} requests are outstanding, or the outbound buffer is above its high
- * water mark, the channel stops reading. The limits are soft by at most one read's worth of
- * requests, which the decoder has already framed.
+ * <p>Memory. Every request holds a slot and its payload bytes in the connection's
+ * {@link ConnectionBudget} (and the bytes in the server's) from the moment {@link RequestDecoder}
+ * admits it until its reply has been written to the socket, so a READ reply that a client does
+ * not read still counts. A request that does not fit stays unread and the channel stops reading;
+ * each release that makes room for it decodes again. The channel also stops reading while its
+ * outbound buffer is above the high water mark.
+ *
+ * <p>Deadline. A request the device has not completed within the request timeout is answered
+ * EIO; its buffers (the device may still use them) and its budget stay held until the device
+ * does call back, so a device that never does can only stall this connection, not grow memory.
+ * A client that has replies waiting and none of them written out for the request timeout (it
+ * does not read them) is disconnected, which frees the budget its replies hold.
  *
  * <p>DISC and server shutdown stop reading too; the connection closes once the last in-flight
  * reply has been written. After shutdown started, requests still arriving get ESHUTDOWN.
@@ -64,25 +76,46 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
     private final ExportCounters counters;
     private boolean counted;
     private final BlockDevice device;
-    private final long maxInFlightBytes;
-    private final int maxInFlightRequests;
+    private final ConnectionBudget budget;
+    private final long requestTimeoutNanos;
     /** Backend failures of this connection: one line a second at most. */
     private final RateLimitedLog failures = new RateLimitedLog(LOG);
+    /** Gives back the slot of a reply that carries no data, once written. */
+    private final ChannelFutureListener slotWritten = f ->
+    {
+        replyWritten();
+        released(0);
+    };
+    /** The EIO reply of a timed-out request: its slot stays with the request. */
+    private final ChannelFutureListener timeoutReplyWritten = f -> replyWritten();
+    private final Runnable resume = this::resume;
+    private final Runnable serverWake = this::serverWake;
     private ChannelHandlerContext ctx;
     private EventExecutor loop;
-    private int inFlight;
-    private long inFlightBytes;
+    private ScheduledFuture<?> sweep;
+    /** Requests at the device and not timed out, oldest first (they share one timeout, so also by deadline). */
+    private Operation oldest;
+    private Operation newest;
+    /** Requests whose reply is not yet written: DISC and shutdown close once this is 0. */
+    private int awaitingReply;
+    private boolean resumeScheduled;
+    /** Replies handed to the socket and not yet written out. */
+    private int repliesPending;
+    /** Whether a reply was written out since the last sweep. */
+    private boolean replyProgress;
+    /** The last sweep that saw no replies pending or one written out. */
+    private long replyProgressNanos = System.nanoTime();
     private boolean disconnectRequested;
     private boolean shuttingDown;
     private boolean closing;
 
-    TransmissionHandler(final Export export, final ServerConfig config)
+    TransmissionHandler(final Export export, final ServerConfig config, final ConnectionBudget budget)
     {
         this.export = export;
         this.counters = export.counters();
         this.device = export.device();
-        this.maxInFlightBytes = config.maxInFlightBytes();
-        this.maxInFlightRequests = config.maxInFlightRequests();
+        this.budget = budget;
+        this.requestTimeoutNanos = TimeUnit.MILLISECONDS.toNanos(config.requestTimeoutMillis());
     }
 
     @Override
@@ -92,11 +125,15 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
         this.loop = ctx.executor();
         counters.connectionOpened();
         counted = true;
+        budget.onServerRelease(() -> execute(serverWake));
+        final long period = Math.clamp(requestTimeoutNanos / 4, TimeUnit.MILLISECONDS.toNanos(10), TimeUnit.SECONDS.toNanos(1));
+        sweep = loop.scheduleAtFixedRate(this::expire, period, period, TimeUnit.NANOSECONDS);
     }
 
     @Override
     public void handlerRemoved(final ChannelHandlerContext ctx)
     {
+        sweep.cancel(false);
         connectionGone();
     }
 
@@ -112,11 +149,14 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
     @Override
     public void channelRead(final ChannelHandlerContext ctx, final Object msg)
     {
+        // The decoder admitted it: it holds a slot and cost bytes until released.
         final NbdRequest request = (NbdRequest)msg;
         counters.request();
+        final long cost = ConnectionBudget.cost(request);
         if (closing || !ctx.channel().isActive())
         {
             request.release();
+            released(cost);
             return;
         }
         if (disconnectRequested || shuttingDown)
@@ -126,7 +166,12 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
             if (shuttingDown && request.type() != CMD_DISC)
             {
                 counters.error();
-                writeReply(emptyReply(request.cookie(), NbdErrors.ESHUTDOWN));
+                budget.releaseBytes(cost);
+                replyWithoutData(request.cookie(), NbdErrors.ESHUTDOWN);
+            }
+            else
+            {
+                released(cost);
             }
             return;
         }
@@ -135,7 +180,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
             LOG.trace("{}: rejected {}", ctx.channel(), request);
             request.release();
             counters.error();
-            writeReply(emptyReply(request.cookie(), request.errno()));
+            replyWithoutData(request.cookie(), request.errno());
             return;
         }
         switch (request.type())
@@ -146,6 +191,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
             case CMD_WRITE_ZEROES -> writeZeroes(request);
             case CMD_DISC ->
             {
+                released(0);
                 disconnectRequested = true;
                 updateAutoRead();
                 closeWhenDrained();
@@ -159,7 +205,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
         final int length = (int)request.length();
         if (length == 0)
         {
-            writeReply(emptyReply(request.cookie(), NbdErrors.OK));
+            replyWithoutData(request.cookie(), NbdErrors.OK);
             return;
         }
         final ByteBuf reply = ctx.alloc().directBuffer(REPLY_HEADER_LENGTH + length);
@@ -173,7 +219,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
         if (payload == null)
         {
             // Zero-length: nothing to write (and FUA has nothing to make durable).
-            writeReply(emptyReply(request.cookie(), NbdErrors.OK));
+            replyWithoutData(request.cookie(), NbdErrors.OK);
             return;
         }
         start(new Operation(CMD_WRITE, request.cookie(), payload.readableBytes(), request.hasFlag(CMD_FLAG_FUA), null, payload))
@@ -184,7 +230,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
     {
         if (request.length() == 0)
         {
-            writeReply(emptyReply(request.cookie(), NbdErrors.OK));
+            replyWithoutData(request.cookie(), NbdErrors.OK);
             return;
         }
         // NO_HOLE needs no handling: the device writes zeroes either way and nothing here punches holes.
@@ -194,17 +240,17 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
 
     private Operation start(final Operation op)
     {
-        inFlight++;
-        inFlightBytes += op.bytes;
-        updateAutoRead();
+        awaitingReply++;
+        op.startNanos = System.nanoTime();
+        link(op);
         return op;
     }
 
-    /** On the event loop, once per operation, after the device is done with it. */
+    /** On the event loop, once per operation, after the device is done with it (not after a timeout). */
     private void finish(final Operation op)
     {
-        inFlight--;
-        inFlightBytes -= op.bytes;
+        unlink(op);
+        awaitingReply--;
         if (op.errno != NbdErrors.OK)
         {
             counters.error();
@@ -222,6 +268,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
             {
                 reply.release();
             }
+            released(op.bytes);
             return;
         }
         if (reply == null)
@@ -237,9 +284,154 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
             // A failed READ sends its header alone: no data follows an error.
             TransmissionCodec.setReplyError(reply, 0, op.errno).writerIndex(REPLY_HEADER_LENGTH);
         }
-        writeReply(reply);
+        // The operation gives its budget back once the reply has left (or failed to).
+        repliesPending++;
+        // A progressive promise: a large reply that the client reads slowly still shows progress.
+        ctx.writeAndFlush(reply, ctx.newProgressivePromise().addListener(op));
         updateAutoRead();
         closeWhenDrained();
+    }
+
+    /**
+     * The sweep: answers EIO to every request older than the timeout, and hangs up on a client
+     * that has had replies waiting, none of them written out, for as long (it would hold its
+     * budget for ever). On the event loop.
+     */
+    private void expire()
+    {
+        final long now = System.nanoTime();
+        if (repliesPending == 0 || replyProgress)
+        {
+            replyProgress = false;
+            replyProgressNanos = now;
+        }
+        else if (now - replyProgressNanos >= requestTimeoutNanos && !closing)
+        {
+            LOG.warn("{}: client has not read its replies for {} ms ({} replies, {} bytes waiting); closing the connection",
+                ctx.channel(), TimeUnit.NANOSECONDS.toMillis(now - replyProgressNanos), repliesPending, budget.bytes());
+            closing = true;
+            ctx.close();
+            return;
+        }
+        while (oldest != null && now - oldest.startNanos >= requestTimeoutNanos)
+        {
+            final Operation op = oldest;
+            unlink(op);
+            if (op.timeOut())
+            {
+                awaitingReply--;
+                failures.warn("{}: {} did not complete {} within {} ms; replied EIO (its buffers stay held until it does)",
+                    ctx.channel(), deviceName(), op.describe(), TimeUnit.NANOSECONDS.toMillis(requestTimeoutNanos));
+                if (!closing && ctx.channel().isActive())
+                {
+                    // The operation keeps its slot and bytes until the device calls back.
+                    repliesPending++;
+                    ctx.writeAndFlush(emptyReply(op.cookie, NbdErrors.EIO), ctx.newPromise().addListener(timeoutReplyWritten));
+                }
+                closeWhenDrained();
+            }
+            // else it completed just now: its finish task is queued and replies normally.
+        }
+    }
+
+    /** On the event loop: the device finally completed a request that had timed out. */
+    private void late(final Operation op)
+    {
+        op.releaseBuffers();
+        released(op.bytes);
+    }
+
+    private void link(final Operation op)
+    {
+        op.linked = true;
+        op.older = newest;
+        op.newer = null;
+        if (newest == null)
+        {
+            oldest = op;
+        }
+        else
+        {
+            newest.newer = op;
+        }
+        newest = op;
+    }
+
+    private void unlink(final Operation op)
+    {
+        if (!op.linked)
+        {
+            return;
+        }
+        op.linked = false;
+        if (op.older == null)
+        {
+            oldest = op.newer;
+        }
+        else
+        {
+            op.older.newer = op.newer;
+        }
+        if (op.newer == null)
+        {
+            newest = op.older;
+        }
+        else
+        {
+            op.newer.older = op.older;
+        }
+        op.older = null;
+        op.newer = null;
+    }
+
+    /** Gives a request's slot and bytes back; decodes again if the request waiting for room now fits. */
+    private void released(final long bytes)
+    {
+        budget.release(bytes);
+        if (budget.fits() && !resumeScheduled)
+        {
+            // Never re-enter the decoder from inside its own channelRead: decode in a task of its own.
+            resumeScheduled = true;
+            loop.execute(resume);
+        }
+    }
+
+    private void serverWake()
+    {
+        budget.serverWakeDelivered();
+        if (budget.paused() && !resumeScheduled)
+        {
+            resumeScheduled = true;
+            resume();
+        }
+    }
+
+    /** Decodes what the client sent while the connection was paused, then reads again if all of it fit. */
+    private void resume()
+    {
+        resumeScheduled = false;
+        if (!budget.paused() || closing || !ctx.channel().isActive())
+        {
+            return;
+        }
+        final RequestDecoder decoder = ctx.pipeline().get(RequestDecoder.class);
+        if (decoder != null)
+        {
+            decoder.decodeBuffered();
+        }
+        updateAutoRead();
+    }
+
+    private void execute(final Runnable task)
+    {
+        try
+        {
+            loop.execute(task);
+        }
+        catch (final RejectedExecutionException e)
+        {
+            // The server is closing: nothing left to resume.
+        }
     }
 
     private ByteBuf emptyReply(final long cookie, final int errno)
@@ -247,17 +439,23 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
         return TransmissionCodec.writeSimpleReply(ctx.alloc().directBuffer(REPLY_HEADER_LENGTH), errno, cookie);
     }
 
-    private void writeReply(final ByteBuf reply)
+    /** A reply without data for a request holding a slot but no bytes; the slot is freed once it is written. */
+    private void replyWithoutData(final long cookie, final int errno)
     {
-        // The FlushConsolidationHandler turns these into one flush per batch.
-        ctx.writeAndFlush(reply, ctx.voidPromise());
+        repliesPending++;
+        ctx.writeAndFlush(emptyReply(cookie, errno), ctx.newPromise().addListener(slotWritten));
+    }
+
+    private void replyWritten()
+    {
+        repliesPending--;
+        replyProgress = true;
     }
 
     private void updateAutoRead()
     {
         final ChannelConfig config = ctx.channel().config();
-        final boolean wanted = !disconnectRequested && !shuttingDown && !closing
-            && inFlightBytes < maxInFlightBytes && inFlight < maxInFlightRequests && ctx.channel().isWritable();
+        final boolean wanted = !disconnectRequested && !shuttingDown && !closing && !budget.paused() && ctx.channel().isWritable();
         if (config.isAutoRead() != wanted)
         {
             config.setAutoRead(wanted);
@@ -266,7 +464,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
 
     private void closeWhenDrained()
     {
-        if ((disconnectRequested || shuttingDown) && inFlight == 0 && !closing)
+        if ((disconnectRequested || shuttingDown) && awaitingReply == 0 && !closing)
         {
             closing = true;
             // Close only after every reply before it has been written to the socket.
@@ -297,10 +495,11 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
     @Override
     public void channelInactive(final ChannelHandlerContext ctx) throws Exception
     {
-        if (inFlight > 0)
+        sweep.cancel(false);
+        if (awaitingReply > 0)
         {
             LOG.debug("{}: connection lost with {} requests in flight on '{}'; their results will be dropped",
-                ctx.channel(), inFlight, export.name());
+                ctx.channel(), awaitingReply, export.name());
         }
         connectionGone();
         super.channelInactive(ctx);
@@ -334,13 +533,18 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
      * <p>The device is not trusted to call back exactly once: a state word, advanced by CAS, lets
      * the first completion through and turns every later one (a second call, a call after the
      * device threw, a late flush callback of a FUA write) into a log line. A FUA write's flush
-     * gets its own callback, so a repeated write callback cannot pass for the flush's.
+     * gets its own callback, so a repeated write callback cannot pass for the flush's. The
+     * timeout sweep competes for the same word: whichever of the callback and the sweep moves it
+     * first decides whether the client gets the result or EIO; a callback after the timeout only
+     * frees the buffers and the budget.
      */
-    private final class Operation implements IoCallback, Runnable
+    private final class Operation implements IoCallback, Runnable, ChannelProgressiveFutureListener
     {
         static final int SUBMITTED = 0;
         static final int FLUSHING = 1;
         static final int DONE = 2;
+        static final int TIMED_OUT = 3;
+        static final int LATE = 4;
         static final VarHandle STATE;
 
         static
@@ -368,6 +572,11 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
         private volatile int state;
         private long offset;
         private long length;
+        /** Event loop only: when it was submitted, and its place in the timeout list. */
+        long startNanos;
+        boolean linked;
+        Operation older;
+        Operation newer;
 
         Operation(final int type, final long cookie, final int bytes, final boolean fua, final ByteBuf reply, final ByteBuf payload)
         {
@@ -415,7 +624,10 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
             final boolean flushNext = error == null && fua;
             if (!STATE.compareAndSet(this, SUBMITTED, flushNext ? FLUSHING : DONE))
             {
-                duplicate(error, "the " + TransmissionCodec.commandName(type) + " callback");
+                if (!lateCompletion(error))
+                {
+                    duplicate(error, "the " + TransmissionCodec.commandName(type) + " callback");
+                }
                 return;
             }
             if (flushNext)
@@ -436,7 +648,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
             }
             catch (final RuntimeException | Error e)
             {
-                if (state != FLUSHING)
+                if (state != FLUSHING && state != TIMED_OUT)
                 {
                     failures.warn("{}: {} threw from the flush of {} after calling back; its result stands", ctx.channel(),
                         deviceName(), describe(), e);
@@ -452,7 +664,10 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
         {
             if (!STATE.compareAndSet(this, FLUSHING, DONE))
             {
-                duplicate(error, "the flush callback of a FUA write");
+                if (!lateCompletion(error))
+                {
+                    duplicate(error, "the flush callback of a FUA write");
+                }
                 return;
             }
             done(error);
@@ -483,6 +698,37 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
             }
         }
 
+        /** Event loop: the timeout sweep's move; false when the device completed first. */
+        boolean timeOut()
+        {
+            return STATE.compareAndSet(this, SUBMITTED, TIMED_OUT) || STATE.compareAndSet(this, FLUSHING, TIMED_OUT);
+        }
+
+        /** The first callback after a timeout: the device is done with the buffers, free them. Any thread. */
+        private boolean lateCompletion(final IoError error)
+        {
+            if (!STATE.compareAndSet(this, TIMED_OUT, LATE))
+            {
+                return false;
+            }
+            failures.warn("{}: {} completed {} after its timeout ({}); the client had EIO already", ctx.channel(), deviceName(),
+                describe(), error == null ? "success" : error.toString());
+            if (loop.inEventLoop())
+            {
+                late(this);
+                return true;
+            }
+            try
+            {
+                loop.execute(this);
+            }
+            catch (final RejectedExecutionException e)
+            {
+                releaseBuffers();
+            }
+            return true;
+        }
+
         private void duplicate(final IoError error, final String which)
         {
             if (failedHere)
@@ -495,7 +741,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
                 which, describe(), error == null ? "success" : error.toString());
         }
 
-        private String describe()
+        String describe()
         {
             final String name = TransmissionCodec.commandName(type);
             return type == CMD_FLUSH ? name + " (cookie " + cookie + ")"
@@ -505,9 +751,32 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
         @Override
         public void run()
         {
-            finish(this);
+            if (state == LATE)
+            {
+                late(this);
+            }
+            else
+            {
+                finish(this);
+            }
         }
-        private void releaseBuffers()
+
+        /** Part of the reply has been written out: the client is reading. */
+        @Override
+        public void operationProgressed(final ChannelProgressiveFuture future, final long progress, final long total)
+        {
+            replyProgress = true;
+        }
+
+        /** The reply has been written (or the write failed): give the budget back. */
+        @Override
+        public void operationComplete(final ChannelProgressiveFuture future)
+        {
+            replyWritten();
+            released(bytes);
+        }
+
+        void releaseBuffers()
         {
             if (reply != null)
             {

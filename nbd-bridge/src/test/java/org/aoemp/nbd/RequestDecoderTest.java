@@ -19,7 +19,8 @@ import org.junit.jupiter.api.Test;
 class RequestDecoderTest
 {
     private final MemoryBlockDevice device = new MemoryBlockDevice("m", 1 << 20);
-    private final EmbeddedChannel channel = new EmbeddedChannel(new RequestDecoder(new Export("m", device, false)));
+    private final EmbeddedChannel channel = new EmbeddedChannel(new RequestDecoder(new Export("m", device, false),
+        new ConnectionBudget(new ServerBudget(Long.MAX_VALUE / 2), Long.MAX_VALUE / 2, Integer.MAX_VALUE)));
 
     @AfterEach
     void close()

@@ -118,6 +118,22 @@ final class NbdCommand implements Callable<Integer>
     @Mixin
     TargetMacs macs;
 
+    @Option(names = "--request-timeout", paramLabel = "DURATION", converter = Units.DurationConverter.class,
+        description = "Answer EIO to a request the backend has not completed after this long (its buffer stays reserved until "
+            + "it does), and hang up on a client that leaves its replies unread as long. Default: --dead-after + 60s "
+            + "(2m with --dead-after 0).")
+    Duration requestTimeout;
+
+    @Option(names = "--max-in-flight", paramLabel = "BYTES", converter = Units.SizeConverter.class, defaultValue = "64M",
+        description = "Per connection: READ data and WRITE payloads held from the request until its reply is sent; past it "
+            + "the connection stops reading. Default: ${DEFAULT-VALUE}.")
+    long maxInFlight;
+
+    @Option(names = "--max-total-in-flight", paramLabel = "BYTES", converter = Units.SizeConverter.class, defaultValue = "256M",
+        description = "The same for all connections together (at least 32M): the bound on the bridge's buffer memory, "
+            + "about this plus 1 MiB per busy connection. Default: ${DEFAULT-VALUE}.")
+    long maxTotalInFlight;
+
     @Spec
     CommandSpec spec;
 
@@ -194,7 +210,8 @@ final class NbdCommand implements Callable<Integer>
             resources.add(() -> tracked.forEach(FlushTracker::finalFlush));
             final NbdServer server = access.apply(NbdServer.builder()).exports(served)
                 .defaultExport(exports.isEmpty() ? null : exports.keySet().iterator().next()).readOnly(readOnly)
-                .closeTimeout(stopTimeout).start();
+                .closeTimeout(stopTimeout).requestTimeout(requestTimeout()).maxInFlightBytes(maxInFlight)
+                .maxTotalInFlightBytes(maxTotalInFlight).start();
             resources.add(server);
             access.warnIfOpen();
             final List<AoeDevice> devices = new CopyOnWriteArrayList<>();
@@ -266,7 +283,19 @@ final class NbdCommand implements Callable<Integer>
         return what + ", listen " + (listen.isEmpty() ? NbdAccess.DEFAULT_LISTEN : String.join(" ", listen))
             + (allow.isEmpty() ? "" : ", allow " + String.join(" ", allow)) + ", tls " + tls + (readOnly ? ", read-only" : ", read-write")
             + (exclusive ? ", exclusive" : "") + ", dead-after "
-            + text(deadAfter) + ", stop timeout " + text(stopTimeout) + (metrics == null ? "" : ", metrics " + metrics);
+            + text(deadAfter) + ", stop timeout " + text(stopTimeout) + ", request timeout " + text(requestTimeout())
+            + ", in flight " + (maxInFlight >> 20) + " MiB per connection, " + (maxTotalInFlight >> 20) + " MiB in all"
+            + (metrics == null ? "" : ", metrics " + metrics);
+    }
+
+    /** Longer than the initiator's own deadline, so that one answers first when a target goes away. */
+    private Duration requestTimeout()
+    {
+        if (requestTimeout != null)
+        {
+            return requestTimeout;
+        }
+        return deadAfter.isZero() ? NbdServer.DEFAULT_REQUEST_TIMEOUT : deadAfter.plusSeconds(60);
     }
 
     /**
