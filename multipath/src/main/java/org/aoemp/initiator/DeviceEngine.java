@@ -150,6 +150,7 @@ final class DeviceEngine implements Agent, ErrorHandler
             {
                 return;  // the initiator is closing its ports
             }
+            path.probeSoon(System.nanoTime());  // measure its RTT now, not when a failover needs it
             paths.add(path);
             LOG.info("{}: path {} -> {} found: buffers {}, {} sectors per frame (MTU {})", address, port.name(),
                 new MacAddress(remoteMac), path.bufferCount(), path.maxSectors(), port.mtu());

@@ -16,6 +16,12 @@ import org.aoemp.protocol.MacAddress;
  * probe makes it PROBING, a lost probe DOWN again, and any reply UP (afresh: new RTT estimate,
  * slow start).
  *
+ * <p>Idle probes ({@link PathProber}): a path that carries traffic but got no reply for
+ * {@link PathProber#IDLE_PROBE_INTERVAL_MILLIS} ms (or never, as a path just found) is probed, so
+ * its RTT is measured before the scheduler needs it and a standby path that stops answering goes
+ * DOWN before a failover relies on it. A lost idle probe counts as a timeout in a row (SUSPECT,
+ * then DOWN at {@code downAfterTimeouts}) but touches neither the window nor the RTO.
+ *
  * <p>Threading: the device's engine thread alone writes every field and calls every method
  * that is not public; monitoring threads read the volatile fields through the public getters
  * and {@link #stats}.
@@ -35,7 +41,12 @@ public final class Path
     private int windowCredit;
     private volatile int inFlight;
     private int consecutiveTimeouts;
-    private long lastReplyNanos;
+    /** When the last reply came ({@link System#nanoTime}); volatile for {@link #stats}. */
+    private volatile long lastReplyNanos;
+    /** When this path is probed next if nothing answers on it before (engine thread). */
+    private long nextIdleProbeNanos;
+    private volatile long idleProbesSent;
+    private volatile long idleProbesLost;
     private long nextProbeNanos;
     private long probeIntervalNanos;
     /** The path's queue of frames to its port; set once by the engine right after construction. */
@@ -123,9 +134,10 @@ public final class Path
     boolean onReply(final long rttNanos, final int dataBytes, final long nowNanos)
     {
         inFlight--;
+        lastReplyNanos = nowNanos;  // before framesReceived: a reader that sees a reply counted sees its time
         framesReceived = framesReceived + 1;
         bytesReceived = bytesReceived + dataBytes;
-        lastReplyNanos = nowNanos;
+        nextIdleProbeNanos = nowNanos + PathProber.IDLE_PROBE_INTERVAL_NANOS;
         consecutiveTimeouts = 0;
         if (rttNanos >= 0)
         {
@@ -165,6 +177,50 @@ public final class Path
         if (state.carriesTraffic() && consecutiveTimeouts >= downAfterTimeouts)
         {
             markDown(nowNanos, firstProbeNanos, PathEventLog.Reason.TIMEOUTS);
+            return true;
+        }
+        return false;
+    }
+
+    /** An idle probe is due: the path carries traffic and nothing answered on it for the idle interval (or ever). */
+    boolean idleProbeDue(final long nowNanos)
+    {
+        return state.carriesTraffic() && nowNanos - nextIdleProbeNanos >= 0;
+    }
+
+    /** Probe this path at the next chance (it was just found: seed its RTT). */
+    void probeSoon(final long nowNanos)
+    {
+        nextIdleProbeNanos = nowNanos;
+    }
+
+    void onIdleProbeSent(final long nowNanos)
+    {
+        idleProbesSent = idleProbesSent + 1;
+        nextIdleProbeNanos = nowNanos + PathProber.IDLE_PROBE_INTERVAL_NANOS;
+    }
+
+    /**
+     * An idle probe went unanswered: SUSPECT, and DOWN once {@code downAfterTimeouts} timeouts or
+     * lost probes came in a row. The window and the RTO stay as they are: the probe says nothing
+     * about load. Returns true if the path just went DOWN.
+     */
+    boolean onIdleProbeLost(final int downAfterTimeouts, final long nowNanos, final long firstProbeNanos)
+    {
+        inFlight--;
+        idleProbesLost = idleProbesLost + 1;
+        if (!state.carriesTraffic())
+        {
+            return false;  // already DOWN (its own probes take over)
+        }
+        consecutiveTimeouts++;
+        if (state == PathState.UP)
+        {
+            state(PathState.SUSPECT, PathEventLog.Reason.IDLE_PROBE_LOST, nowNanos);
+        }
+        if (consecutiveTimeouts >= downAfterTimeouts)
+        {
+            markDown(nowNanos, firstProbeNanos, PathEventLog.Reason.IDLE_PROBES_LOST);
             return true;
         }
         return false;
@@ -334,11 +390,18 @@ public final class Path
         return lastReplyNanos;
     }
 
+    /** Milliseconds since the last reply on this path, -1 if none ever came. Any thread. */
+    long lastAnsweredMillisAgo(final long nowNanos)
+    {
+        return framesReceived == 0 ? -1 : Math.max(0, (nowNanos - lastReplyNanos) / 1_000_000);
+    }
+
     public PathStats stats()
     {
         return new PathStats(port.name(), new MacAddress(remoteMac).toString(), state, window, inFlight, bufferCount,
             maxSectors(), rtt.srttNanos() / 1000, rtt.rtoNanos() / 1000, framesSent, bytesSent, framesReceived, bytesReceived,
-            retransmits, timeouts, maxSectorsSent, stateChanges);
+            retransmits, timeouts, maxSectorsSent, stateChanges, lastAnsweredMillisAgo(System.nanoTime()), idleProbesSent,
+            idleProbesLost);
     }
 
     @Override

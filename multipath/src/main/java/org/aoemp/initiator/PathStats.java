@@ -18,6 +18,10 @@ public record PathStats(
     long retransmits,
     long timeouts,
     long maxSectorsSent,
-    long stateChanges)
+    long stateChanges,
+    /** Milliseconds since the path last answered (any reply, probes included); -1: never. */
+    long lastAnsweredMillisAgo,
+    long idleProbesSent,
+    long idleProbesLost)
 {
 }

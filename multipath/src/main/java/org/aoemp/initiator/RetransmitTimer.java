@@ -228,6 +228,15 @@ final class RetransmitTimer
             return false;
         }
         final Path p = s.path;
+        if (s.request.idleProbe)
+        {
+            slots.release(s);
+            if (p.onIdleProbeLost(options.downAfterTimeouts(), now, FIRST_PROBE_NANOS))
+            {
+                evacuate(p);
+            }
+            return true;
+        }
         if (s.request.op == IoRequest.PROBE)
         {
             p.onAbandon();

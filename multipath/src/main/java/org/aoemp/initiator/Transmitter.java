@@ -36,6 +36,15 @@ final class Transmitter
      */
     void transmit(final Slot s, final Path p, final long now, final boolean retransmit)
     {
+        transmit(s, p, now, retransmit, 0);
+    }
+
+    /**
+     * As {@link #transmit(Slot, Path, long, boolean)}, giving the command at least
+     * {@code minTimeoutNanos} before it counts as lost (idle probes).
+     */
+    void transmit(final Slot s, final Path p, final long now, final boolean retransmit, final long minTimeoutNanos)
+    {
         final IoRequest r = s.request;
         final boolean write = AtaCommandWriter.isWrite(s.ataCommand);
         final int dataBytes = write ? s.sectors * SECTOR : 0;
@@ -64,7 +73,7 @@ final class Transmitter
         s.path = p;
         s.sentNanos = now;
         final long rto = p.rtt().rtoNanos();
-        s.deadlineNanos = now + Math.min(p.rtt().ceilingNanos() * 4, rto << Math.min(s.retries, 4));
+        s.deadlineNanos = now + Math.max(minTimeoutNanos, Math.min(p.rtt().ceilingNanos() * 4, rto << Math.min(s.retries, 4)));
         timer.expect(s.deadlineNanos);
         s.publish(Slot.INFLIGHT);
         p.onSend(dataBytes, s.sectors, retransmit);
