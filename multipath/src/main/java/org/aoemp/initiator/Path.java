@@ -51,6 +51,8 @@ public final class Path
     private long probeIntervalNanos;
     /** The path's queue of frames to its port; set once by the engine right after construction. */
     private SendQueue sendQueue;
+    /** Sectors one frame of the send queue holds. */
+    private volatile int frameSectors = PathScheduler.MAX_SECTORS;
 
     // Monitoring counters: single writer (engine thread), volatile for readers.
     private volatile long framesSent;
@@ -91,11 +93,21 @@ public final class Path
         windowCredit = 0;
     }
 
-    /** Sectors per command on this path: the MTU limit and the target's advertised limit (0 means 2). */
+    /**
+     * Sectors per command on this path: the limit of the port's MTU now (it may be changed while
+     * we run), of the target's advertised count (0 means 2), and of the send queue's frames (sized
+     * by the MTU at the start).
+     */
     public int maxSectors()
     {
         final int target = targetSectors == 0 ? 2 : targetSectors;
-        return Math.min(port.maxSectors(), target);
+        return Math.min(Math.min(port.maxSectors(), target), frameSectors);
+    }
+
+    /** Whether a command of {@code sectors} fits one frame on this path now. */
+    boolean carries(final int sectors)
+    {
+        return sectors <= maxSectors();
     }
 
     boolean hasRoom()
@@ -337,6 +349,7 @@ public final class Path
     void sendQueue(final SendQueue queue)
     {
         this.sendQueue = queue;
+        this.frameSectors = Port.sectorsForMtu(queue.frameCapacity() - 14);
     }
 
     public int index()

@@ -247,6 +247,14 @@ final class RetransmitTimer
         }
         s.retries++;
         fenceIfWrite(s, now);
+        if (!p.carries(s.sectors))
+        {
+            // The path's MTU was lowered after the command was made: the frame was refused or lost for
+            // its size, which says nothing about the path's health. Send it again where it fits.
+            p.onAbandon();
+            retry.addLast(s);
+            return true;
+        }
         if (p.onTimeout(options.downAfterTimeouts(), now, FIRST_PROBE_NANOS))
         {
             evacuate(p);

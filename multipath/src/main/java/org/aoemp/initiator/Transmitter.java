@@ -7,7 +7,7 @@ import org.aoemp.protocol.AtaHeader;
  * claimed from the path's {@link SendQueue}, sets the slot's deadline (the path's RTO, doubled per
  * retry up to 16×, at most 4× the RTO ceiling), publishes the slot {@code INFLIGHT} and queues
  * the frame. When the queue has no free frame (its consumer or NIC is behind) or the frame is too
- * big for the port, the command is "refused by the link": in flight with a deadline of now, so
+ * big for the port (its MTU now), the command is "refused by the link": in flight with a deadline of now, so
  * the {@link RetransmitTimer} takes it back at its next tick, as after a lost frame.
  *
  * <p>Threading: the engine thread only. Nothing is allocated or locked per command.
@@ -50,7 +50,7 @@ final class Transmitter
         final int dataBytes = write ? s.sectors * SECTOR : 0;
         final SendQueue queue = p.sendQueue();
         final SendQueue.Frame frame = queue.claim();
-        if (frame == null || AtaCommandWriter.frameLength(s.ataCommand, s.sectors) > queue.frameCapacity())
+        if (frame == null || !p.carries(s.sectors) || AtaCommandWriter.frameLength(s.ataCommand, s.sectors) > queue.frameCapacity())
         {
             if (frame != null)
             {
