@@ -223,11 +223,16 @@ final class RetransmitTimer
     /** A command timed out: collapse the path's window, maybe take it DOWN, and queue the retransmission. */
     private boolean onTimeout(final Slot s, final long now)
     {
+        final boolean refused = s.wasRefused();
         if (!s.recall())
         {
             return false;
         }
         final Path p = s.path;
+        if (refused)
+        {
+            p.port().transport().isUp();  // a refusal may be an MTU lowered a moment ago: look at the link now, not at the next poll
+        }
         if (s.request.idleProbe)
         {
             slots.release(s);

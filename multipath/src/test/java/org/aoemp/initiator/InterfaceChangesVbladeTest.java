@@ -163,6 +163,30 @@ class InterfaceChangesVbladeTest
     }
 
     @Test
+    void theMtuLoweredOnEveryPathMidWriteShouldResendInFramesThatFit() throws Exception
+    {
+        startRig(9000);
+        final AoeDevice d = open(2);
+        assertEquals(17, d.sectorsPerCommand(), "jumbo frames at start");
+        final byte[] data = BulkIo.random((int)(48 * MIB), 51);
+        // no path can carry the 17-sector commands in flight any more: they must go again in pieces that fit.
+        // The MTUs change on another thread, so that requests keep coming meanwhile.
+        final Thread[] lowering = new Thread[1];
+        write(d, 0, data, () -> lowering[0] = Thread.ofPlatform().name("lower-mtu").start(() ->
+        {
+            rig.setMtu(0, 1500);
+            rig.setMtu(1, 1500);
+        }));
+        lowering[0].join(30_000);
+        verify(d, 0, data);
+        assertEquals(2, d.sectorsPerCommand(), "commands fit the smaller MTU");
+        for (int pair = 0; pair < 2; pair++)
+        {
+            assertTrue(vblades.get(pair).isAlive(), "vblade " + pair + " kept running:\n" + vblades.get(pair).logText());
+        }
+    }
+
+    @Test
     void aNamedNicDownAtStartShouldBecomeAPathWhenItComesUp() throws Exception
     {
         startRig(1500);
