@@ -32,7 +32,7 @@ final class StatCommand implements Callable<Integer>
     boolean json;
 
     @Option(names = {"-v", "--verbose"}, description = {"Add each path's counters (state, window, SRTT, RTO, frames, bytes, "
-        + "retransmits, timeouts) as measured while this command talked to the target, then the live counters of every "
+        + "retransmits, timeouts, when it last answered: idle paths are probed once a second) as measured while this command talked to the target, then the live counters of every "
         + "running session (e.g. aoe nbd) that uses the target, labelled by pid and command, with what went wrong there "
         + "(DEAD, GIVEN UP, requests failed, engine errors and the last one, callbacks failed).",
         "Sessions publish under $AOE_RUN_DIR, else /run/aoe, $XDG_RUNTIME_DIR/aoe or /tmp/aoe-USER."})
