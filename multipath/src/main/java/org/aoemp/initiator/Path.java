@@ -43,6 +43,8 @@ public final class Path
     private int consecutiveTimeouts;
     /** When the last reply came ({@link System#nanoTime}); volatile for {@link #stats}. */
     private volatile long lastReplyNanos;
+    /** When a refused frame last made the engine read the link state (engine thread). */
+    private long lastLinkLookNanos = Long.MIN_VALUE / 2;
     /** When this path is probed next if nothing answers on it before (engine thread). */
     private long nextIdleProbeNanos;
     private volatile long idleProbesSent;
@@ -192,6 +194,17 @@ public final class Path
             return true;
         }
         return false;
+    }
+
+    /** At most once per {@link RetransmitTimer#TICK_NANOS}: whether a refused frame may make the engine read the link state now. */
+    boolean linkLookDue(final long nowNanos)
+    {
+        if (nowNanos - lastLinkLookNanos < RetransmitTimer.TICK_NANOS)
+        {
+            return false;
+        }
+        lastLinkLookNanos = nowNanos;
+        return true;
     }
 
     /** An idle probe is due: the path carries traffic and nothing answered on it for the idle interval (or ever). */

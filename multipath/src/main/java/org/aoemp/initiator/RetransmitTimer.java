@@ -229,7 +229,7 @@ final class RetransmitTimer
             return false;
         }
         final Path p = s.path;
-        if (refused)
+        if (refused && p.linkLookDue(now))
         {
             p.port().transport().isUp();  // a refusal may be an MTU lowered a moment ago: look at the link now, not at the next poll
         }

@@ -49,6 +49,8 @@ abstract class KernelTransport implements FrameTransport
     private volatile int boundIndex;
     /** The interface was re-created and this transport cannot follow it (pcap): it stays down. */
     private volatile boolean stale;
+    /** The new index whose binding failed last (logged once, tried again at every poll); under the lifecycle lock. */
+    private int failedIndex;
     protected final TransportCounters counters = new TransportCounters();
     /** Written before the receive thread starts, read only by it. */
     protected FrameHandler handler;
@@ -176,8 +178,12 @@ abstract class KernelTransport implements FrameTransport
             }
             catch (final TransportException e)
             {
-                LOG.warn("{}: the interface was created again (ifindex {} -> {}) but binding to it failed: {}; trying again later",
-                    name, was, now.index(), e.getMessage());
+                if (failedIndex != now.index())
+                {
+                    failedIndex = now.index();
+                    LOG.warn("{}: the interface was created again (ifindex {} -> {}) but binding to it failed: {}; trying again "
+                        + "at every link check", name, was, now.index(), e.getMessage());
+                }
                 return false;
             }
             mac = now.mac();

@@ -130,7 +130,10 @@ class IdlePathProbeTest
         Await.until(Duration.ofSeconds(30), () -> !path(d, "iniB").state().carriesTraffic(),
             () -> "the silent idle path goes DOWN: " + d.pathStats());
         System.out.printf("silent idle path DOWN after %.2f s: %s%n", (System.nanoTime() - t0) / 1e9, path(d, "iniB"));
-        assertTrue(path(d, "iniB").idleProbesLost() >= 1, "its lost probes took it down: " + path(d, "iniB"));
+        // Its lost probes take it down; on a loaded machine the other path's SRTT may grow past this one's 20 ms,
+        // the scheduler then sends it a command or two, and their timeouts count in the same row.
+        assertTrue(path(d, "iniB").idleProbesLost() + path(d, "iniB").timeouts() >= DeviceOptions.defaults().downAfterTimeouts(),
+            "lost probes (and timeouts) took it down: " + path(d, "iniB"));
         final long roundsAtDown = rounds.get();
         Await.until(Duration.ofSeconds(30), () -> rounds.get() >= roundsAtDown + 3 || failure.get() != null,
             () -> "reads go on");
