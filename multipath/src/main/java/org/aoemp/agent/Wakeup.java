@@ -27,6 +27,8 @@ public final class Wakeup
     private final BooleanSupplier pendingWork;
     private volatile Thread parked;
     private long parkLimitNanos = Long.MAX_VALUE;
+    /** Parks so far: written by the agent's thread, read racily by {@link #parks()}. */
+    private long parks;
 
     /**
      * @param pendingWork true when work is waiting for the agent (asked after it announced its
@@ -70,6 +72,7 @@ public final class Wakeup
         {
             if (!pendingWork.getAsBoolean())
             {
+                parks++;
                 LockSupport.parkNanos(this, wait);
             }
         }
@@ -77,6 +80,12 @@ public final class Wakeup
         {
             parked = null;
         }
+    }
+
+    /** How often the agent parked so far (monitoring and tests: how often an idle agent wakes). Any thread, racy. */
+    public long parks()
+    {
+        return parks;
     }
 
     /** Whether the agent is parked right now (monitoring and tests). */

@@ -377,9 +377,9 @@ public final class AoeDevice implements BlockDevice
         return address + " (" + sizeBytes + " bytes, " + ps.length + " paths via " + b + ")";
     }
 
-    /** The engine's empty duty cycles so far (tests). */
-    long engineEmptyRounds()
+    /** How often the engine parked so far (tests). */
+    long engineParks()
     {
-        return engine.emptyRounds();
+        return engine.parks();
     }
 }

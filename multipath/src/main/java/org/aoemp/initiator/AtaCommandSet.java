@@ -13,11 +13,20 @@ import org.aoemp.protocol.AtaHeader;
 final class AtaCommandSet
 {
     private volatile boolean lba48;
+    /** IDENTIFY said which reads and writes to use (before that, nothing but IDENTIFY should be sent). */
+    private volatile boolean known;
     private int flush = AtaHeader.ATA_FLUSH_EXT;
 
     void lba48(final boolean on)
     {
         lba48 = on;
+        known = true;
+    }
+
+    /** The device's IDENTIFY data was read: {@link #read} and {@link #write} are the device's own. */
+    boolean known()
+    {
+        return known;
     }
 
     boolean lba48()

@@ -41,6 +41,7 @@ final class CommandIssuer
     private final RetransmitTimer timer;
     /** The request being split into commands. */
     private IoRequest current;
+    private long splits;
 
     CommandIssuer(final DeviceOptions options, final MpscAtomicArrayQueue<IoRequest> submitted, final SlotTable slots,
         final PathList paths, final ArrayDeque<Slot> retry, final WriteFences fences, final AtaCommandSet commands,
@@ -83,9 +84,13 @@ final class CommandIssuer
         while (!retry.isEmpty())
         {
             final Slot s = retry.peekFirst();
-            final Path p = s.request.pinnedPath != null ? s.request.pinnedPath : PathScheduler.forRetry(ps, s.path);
+            final Path p = s.request.pinnedPath != null ? s.request.pinnedPath : PathScheduler.forRetry(ps, s.path, s.sectors);
             if (p == null)
             {
+                if (s.request.pinnedPath == null && PathScheduler.fitsNone(ps, s.sectors) && splitToFit(s, ps))
+                {
+                    continue;  // the first piece now fits a path; the rest waits right behind it
+                }
                 break;
             }
             retry.pollFirst();
@@ -142,6 +147,46 @@ final class CommandIssuer
             n++;
         }
         return n;
+    }
+
+    /**
+     * A command waiting for retransmission that no path carrying traffic can take in one frame
+     * any more (an MTU was lowered after it was made): it keeps its first sectors, as many as
+     * every such path carries, and the rest becomes another command of the same request, in a
+     * slot of its own, queued right after it (and split again if still too big). Returns false
+     * when it cannot be split (no data, or no free slot yet: it waits).
+     */
+    private boolean splitToFit(final Slot s, final Path[] ps)
+    {
+        final int fit = sectorsPerCommand(ps);
+        final IoRequest r = s.request;
+        if (!r.hasData() || s.sectors <= fit || !slots.hasFree())
+        {
+            return false;
+        }
+        final Slot rest = slots.take();
+        rest.request = r;
+        rest.lba = s.lba + fit;
+        rest.sectors = s.sectors - fit;
+        rest.bufferIndex = s.bufferIndex + fit * SECTOR;
+        rest.ataCommand = s.ataCommand;
+        rest.retries = s.retries;
+        rest.path = s.path;
+        rest.commandFirstGeneration = rest.generation;
+        rest.publish(Slot.HELD);
+        s.sectors = fit;
+        r.outstanding++;
+        retry.pollFirst();
+        retry.addFirst(rest);
+        retry.addFirst(s);
+        splits++;
+        return true;
+    }
+
+    /** Commands sent again in smaller pieces because no path could carry them any more (monitoring: engine thread). */
+    long splits()
+    {
+        return splits;
     }
 
     private boolean blockedByFence(final IoRequest r, final Path[] ps)

@@ -65,8 +65,6 @@ final class DeviceEngine implements Agent, ErrorHandler
     private final RequestFailer failer;
     private final ReplyReceiver replies;
     private final Wakeup wakeup;
-    /** Engine thread writes; read racily by {@link #emptyRounds()}. */
-    private long emptyRounds;
     private final EngineErrorBudget errorBudget = new EngineErrorBudget();
     private volatile boolean givenUp;
 
@@ -158,6 +156,7 @@ final class DeviceEngine implements Agent, ErrorHandler
             {
                 return;  // the initiator is closing its ports
             }
+            path.probeSoon(System.nanoTime());  // measure its RTT now, not when a failover needs it
             paths.add(path);
             LOG.info("{}: path {} -> {} found: buffers {}, {} sectors per frame (MTU {})", address, port.name(),
                 new MacAddress(remoteMac), path.bufferCount(), path.maxSectors(), port.mtu());
@@ -207,10 +206,10 @@ final class DeviceEngine implements Agent, ErrorHandler
         return timer;
     }
 
-    /** Duty cycles that found nothing to do, since start (tests: how often a device at rest wakes). Any thread, racy. */
-    long emptyRounds()
+    /** How often the engine parked since start (tests: how often a device at rest wakes). Any thread, racy. */
+    long parks()
     {
-        return emptyRounds;
+        return wakeup.parks();
     }
 
     /** The wake-up the engine's idle strategy parks with. */
@@ -309,7 +308,6 @@ final class DeviceEngine implements Agent, ErrorHandler
         }
         else
         {
-            emptyRounds++;
             wakeup.limitNextPark(parkLimit(now));
         }
         return work;
@@ -356,7 +354,9 @@ final class DeviceEngine implements Agent, ErrorHandler
     {
         if (slots.busy() == 0 && !issuer.hasStarted())
         {
-            return Math.min(paths.nextProbeAt(now + IdleStrategies.ENGINE_IDLE_PARK_NANOS) - now, IdleStrategies.ENGINE_IDLE_PARK_NANOS);
+            // at least the busy bound: a probe that is due but could not go out (no IDENTIFY yet) must not make it spin
+            return Math.max(IdleStrategies.ENGINE_MAX_PARK_NANOS,
+                Math.min(paths.nextProbeAt(now + IdleStrategies.ENGINE_IDLE_PARK_NANOS) - now, IdleStrategies.ENGINE_IDLE_PARK_NANOS));
         }
         long limit = Math.min(timer.nextDeadline() - now, IdleStrategies.ENGINE_MAX_PARK_NANOS);
         if (issuer.hasFenced())

@@ -755,16 +755,32 @@ public final class Initiator implements AutoCloseable
         }
     }
 
-    /** Broadcasts a config query every interval (the first one interval after the initiator's own at start). */
+    /**
+     * Broadcasts a config query every interval (the first one interval after the initiator's own
+     * at start), and on a port at once when its link comes up (a NIC named at start but down then,
+     * a cable plugged in, an interface deleted and created again under the same name): its targets
+     * become paths then, not at the next interval. The links are polled every
+     * {@value #LINK_POLL_MILLIS} ms.
+     */
     private final class Discovery implements Agent
     {
+        static final long LINK_POLL_MILLIS = 200;
+        private static final long LINK_POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(LINK_POLL_MILLIS);
         private final long intervalNanos;
         final Wakeup wakeup = new Wakeup(() -> false);
         private long nextNanos;
+        private long nextLinkPollNanos;
+        private final boolean[] linkUp = new boolean[ports.size()];
+        private final int[] ifindex = new int[ports.size()];
 
         Discovery(final Duration interval)
         {
             this.intervalNanos = interval.toNanos();
+            for (int i = 0; i < linkUp.length; i++)
+            {
+                linkUp[i] = ports.get(i).transport().isUp();  // those up were queried at start
+                ifindex[i] = ports.get(i).transport().ifindex();
+            }
         }
 
         @Override
@@ -783,14 +799,43 @@ public final class Initiator implements AutoCloseable
         public int doWork()
         {
             final long now = System.nanoTime();
+            int work = 0;
+            if (now - nextLinkPollNanos >= 0)
+            {
+                nextLinkPollNanos = now + LINK_POLL_NANOS;
+                work += queryWhereLinksCameUp();
+            }
             if (now - nextNanos >= 0)
             {
                 nextNanos = now + intervalNanos;
                 queryConfig();
-                return 1;
+                return work + 1;
             }
-            wakeup.limitNextPark(nextNanos - now);
-            return 0;
+            if (work == 0)
+            {
+                wakeup.limitNextPark(Math.min(nextNanos, nextLinkPollNanos) - now);
+            }
+            return work;
+        }
+
+        private int queryWhereLinksCameUp()
+        {
+            int n = 0;
+            for (int i = 0; i < linkUp.length; i++)
+            {
+                final Port p = ports.get(i);
+                final boolean up = p.transport().isUp();
+                final int index = p.transport().ifindex();
+                if (up && (!linkUp[i] || index != ifindex[i]))
+                {
+                    LOG.info("{}: link up{}: asking for targets", p.name(), index != ifindex[i] ? " (a new interface of that name)" : "");
+                    queryConfig(p);
+                    n++;
+                }
+                linkUp[i] = up;
+                ifindex[i] = index;
+            }
+            return n;
         }
     }
 

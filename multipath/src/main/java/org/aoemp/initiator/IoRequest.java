@@ -31,6 +31,8 @@ final class IoRequest
     final IoCallback callback;
     /** For probes: the path the command must go to. */
     final Path pinnedPath;
+    /** A probe of a path that carries traffic but was idle (not of a DOWN path); see {@link PathProber}. */
+    final boolean idleProbe;
 
     /** Sectors already handed to commands (engine thread). */
     long nextSector;
@@ -43,6 +45,13 @@ final class IoRequest
 
     IoRequest(final int op, final long lba, final long sectors, final ByteBuffer buffer, final IoCallback callback, final Path pinnedPath)
     {
+        this(op, lba, sectors, buffer, callback, pinnedPath, false);
+    }
+
+    IoRequest(final int op, final long lba, final long sectors, final ByteBuffer buffer, final IoCallback callback, final Path pinnedPath,
+        final boolean idleProbe)
+    {
+        this.idleProbe = idleProbe;
         this.op = op;
         this.lba = lba;
         this.sectors = sectors;

@@ -16,6 +16,12 @@ import org.aoemp.protocol.MacAddress;
  * probe makes it PROBING, a lost probe DOWN again, and any reply UP (afresh: new RTT estimate,
  * slow start).
  *
+ * <p>Idle probes ({@link PathProber}): a path that carries traffic but got no reply for
+ * {@link PathProber#IDLE_PROBE_INTERVAL_MILLIS} ms (or never, as a path just found) is probed, so
+ * its RTT is measured before the scheduler needs it and a standby path that stops answering goes
+ * DOWN before a failover relies on it. A lost idle probe counts as a timeout in a row (SUSPECT,
+ * then DOWN at {@code downAfterTimeouts}) but touches neither the window nor the RTO.
+ *
  * <p>Threading: the device's engine thread alone writes every field and calls every method
  * that is not public; monitoring threads read the volatile fields through the public getters
  * and {@link #stats}.
@@ -39,11 +45,20 @@ public final class Path
     private int windowCredit;
     private volatile int inFlight;
     private int consecutiveTimeouts;
-    private long lastReplyNanos;
+    /** When the last reply came ({@link System#nanoTime}); volatile for {@link #stats}. */
+    private volatile long lastReplyNanos;
+    /** When a refused frame last made the engine read the link state (engine thread). */
+    private long lastLinkLookNanos = Long.MIN_VALUE / 2;
+    /** When this path is probed next if nothing answers on it before (engine thread). */
+    private long nextIdleProbeNanos;
+    private volatile long idleProbesSent;
+    private volatile long idleProbesLost;
     private long nextProbeNanos;
     private long probeIntervalNanos;
     /** The path's queue of frames to its port; set once by the engine right after construction. */
     private SendQueue sendQueue;
+    /** Sectors one frame of the send queue holds. */
+    private volatile int frameSectors = PathScheduler.MAX_SECTORS;
 
     // Monitoring counters: single writer (engine thread), volatile for readers.
     private volatile long framesSent;
@@ -84,11 +99,21 @@ public final class Path
         windowCredit = 0;
     }
 
-    /** Sectors per command on this path: the MTU limit and the target's advertised limit (0 means 2). */
+    /**
+     * Sectors per command on this path: the limit of the port's MTU now (it may be changed while
+     * we run), of the target's advertised count (0 means 2), and of the send queue's frames (sized
+     * by the MTU at the start).
+     */
     public int maxSectors()
     {
         final int target = targetSectors == 0 ? 2 : targetSectors;
-        return Math.min(port.maxSectors(), target);
+        return Math.min(Math.min(port.maxSectors(), target), frameSectors);
+    }
+
+    /** Whether a command of {@code sectors} fits one frame on this path now. */
+    boolean carries(final int sectors)
+    {
+        return sectors <= maxSectors();
     }
 
     boolean hasRoom()
@@ -127,9 +152,10 @@ public final class Path
     boolean onReply(final long rttNanos, final int dataBytes, final long nowNanos)
     {
         inFlight--;
+        lastReplyNanos = nowNanos;  // before framesReceived: a reader that sees a reply counted sees its time
         framesReceived = framesReceived + 1;
         bytesReceived = bytesReceived + dataBytes;
-        lastReplyNanos = nowNanos;
+        nextIdleProbeNanos = nowNanos + PathProber.IDLE_PROBE_INTERVAL_NANOS;
         consecutiveTimeouts = 0;
         if (rttNanos >= 0)
         {
@@ -175,6 +201,61 @@ public final class Path
         return false;
     }
 
+    /** At most once per {@link RetransmitTimer#TICK_NANOS}: whether a refused frame may make the engine read the link state now. */
+    boolean linkLookDue(final long nowNanos)
+    {
+        if (nowNanos - lastLinkLookNanos < RetransmitTimer.TICK_NANOS)
+        {
+            return false;
+        }
+        lastLinkLookNanos = nowNanos;
+        return true;
+    }
+
+    /** An idle probe is due: the path carries traffic and nothing answered on it for the idle interval (or ever). */
+    boolean idleProbeDue(final long nowNanos)
+    {
+        return state.carriesTraffic() && nowNanos - nextIdleProbeNanos >= 0;
+    }
+
+    /** Probe this path at the next chance (it was just found: seed its RTT). */
+    void probeSoon(final long nowNanos)
+    {
+        nextIdleProbeNanos = nowNanos;
+    }
+
+    void onIdleProbeSent(final long nowNanos)
+    {
+        idleProbesSent = idleProbesSent + 1;
+        nextIdleProbeNanos = nowNanos + PathProber.IDLE_PROBE_INTERVAL_NANOS;
+    }
+
+    /**
+     * An idle probe went unanswered: SUSPECT, and DOWN once {@code downAfterTimeouts} timeouts or
+     * lost probes came in a row. The window and the RTO stay as they are: the probe says nothing
+     * about load. Returns true if the path just went DOWN.
+     */
+    boolean onIdleProbeLost(final int downAfterTimeouts, final long nowNanos, final long firstProbeNanos)
+    {
+        inFlight--;
+        idleProbesLost = idleProbesLost + 1;
+        if (!state.carriesTraffic())
+        {
+            return false;  // already DOWN (its own probes take over)
+        }
+        consecutiveTimeouts++;
+        if (state == PathState.UP)
+        {
+            state(PathState.SUSPECT, PathEventLog.Reason.IDLE_PROBE_LOST, nowNanos);
+        }
+        if (consecutiveTimeouts >= downAfterTimeouts)
+        {
+            markDown(nowNanos, firstProbeNanos, PathEventLog.Reason.IDLE_PROBES_LOST);
+            return true;
+        }
+        return false;
+    }
+
     /** The link went down. */
     void markDown(final long nowNanos, final long firstProbeNanos)
     {
@@ -215,10 +296,11 @@ public final class Path
         return excluded;
     }
 
-    /** The earlier of this path's next probe (if it is DOWN) and {@code other}. */
+    /** The earlier of this path's next probe (a DOWN path's, or an idle probe of a path that carries traffic) and {@code other}. */
     long nextProbeAt(final long other)
     {
-        return state == PathState.DOWN && nextProbeNanos - other < 0 ? nextProbeNanos : other;
+        final long next = state == PathState.DOWN ? nextProbeNanos : state.carriesTraffic() ? nextIdleProbeNanos : other;
+        return next - other < 0 ? next : other;
     }
 
     void onProbeSent(final long nowNanos, final long maxProbeIntervalNanos)
@@ -317,6 +399,7 @@ public final class Path
     void sendQueue(final SendQueue queue)
     {
         this.sendQueue = queue;
+        this.frameSectors = Port.sectorsForMtu(queue.frameCapacity() - 14);
     }
 
     public int index()
@@ -370,11 +453,18 @@ public final class Path
         return lastReplyNanos;
     }
 
+    /** Milliseconds since the last reply on this path, -1 if none ever came. Any thread. */
+    long lastAnsweredMillisAgo(final long nowNanos)
+    {
+        return framesReceived == 0 ? -1 : Math.max(0, (nowNanos - lastReplyNanos) / 1_000_000);
+    }
+
     public PathStats stats()
     {
         return new PathStats(port.name(), new MacAddress(remoteMac).toString(), state, window, inFlight, bufferCount,
             maxSectors(), rtt.srttNanos() / 1000, rtt.rtoNanos() / 1000, framesSent, bytesSent, framesReceived, bytesReceived,
-            retransmits, timeouts, maxSectorsSent, stateChanges, rttHistogram.snapshot());
+            retransmits, timeouts, maxSectorsSent, stateChanges, lastAnsweredMillisAgo(System.nanoTime()), idleProbesSent,
+            idleProbesLost, rttHistogram.snapshot());
     }
 
     @Override

@@ -35,6 +35,8 @@ final class PathEventLog
         LINK_DOWN("link down"),
         PROBE_SENT("probe sent"),
         PROBE_LOST("probe unanswered"),
+        IDLE_PROBE_LOST("an idle path's probe went unanswered"),
+        IDLE_PROBES_LOST("%d unanswered in a row, the last an idle path's probe"),
         PROBE_ANSWERED("probe answered"),
         REPLY("reply"),
         REPLY_AFTER_DOWN("reply after being down"),

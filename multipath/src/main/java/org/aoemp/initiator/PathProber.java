@@ -5,17 +5,35 @@ import java.util.concurrent.TimeUnit;
 import org.aoemp.block.IoCallback;
 
 /**
- * Probes the paths that are DOWN: when a path's probe is due (first after
- * {@link RetransmitTimer#FIRST_PROBE_NANOS}, then at doubling intervals up to
- * {@value #MAX_PROBE_INTERVAL_MILLIS} ms) it sends a one-sector READ of sector 0 pinned to that
- * path. Any reply brings the path back UP ({@link CompletionProcessor}); a probe that times out
- * sends it back to DOWN ({@link RetransmitTimer}). A probe whose link is down is not sent.
+ * Probes paths with a one-sector READ of sector 0 pinned to the path, of two kinds:
+ * <ul>
+ * <li><b>DOWN paths</b>: when a path's probe is due (first after
+ *     {@link RetransmitTimer#FIRST_PROBE_NANOS}, then at doubling intervals up to
+ *     {@value #MAX_PROBE_INTERVAL_MILLIS} ms). Any reply brings the path back UP
+ *     ({@link CompletionProcessor}); a probe that times out sends it back to DOWN
+ *     ({@link RetransmitTimer}). A probe whose link is down is not sent.</li>
+ * <li><b>Idle paths</b>: once the device's IDENTIFY was read (so the probe is the device's own READ
+ *     command), a path that carries traffic is probed when it was just found (so its RTT
+ *     is measured before the scheduler weighs it: an unmeasured path looks as slow as the initial
+ *     RTO and would never be chosen) and whenever nothing answered on it for
+ *     {@value #IDLE_PROBE_INTERVAL_MILLIS} ms. Busy paths are never probed: their replies
+ *     postpone the probe. An idle probe is given {@value #IDLE_PROBE_TIMEOUT_MILLIS} ms or twice the
+ *     path's RTO, whichever is longer (at most the interval), so a slow moment is not a lost probe;
+ *     {@code downAfterTimeouts} lost in a row (about {@code downAfterTimeouts} seconds of silence)
+ *     take the path DOWN while other paths carry the load, before a failover needs it.</li>
+ * </ul>
  *
  * <p>Threading: the engine thread only.
  */
 final class PathProber
 {
     static final long MAX_PROBE_INTERVAL_MILLIS = 2000;
+    /** An idle path (carrying traffic, no reply for this long) is probed. */
+    static final long IDLE_PROBE_INTERVAL_MILLIS = 1000;
+    static final long IDLE_PROBE_INTERVAL_NANOS = TimeUnit.MILLISECONDS.toNanos(IDLE_PROBE_INTERVAL_MILLIS);
+    /** The shortest time an idle probe is given before it counts as lost. */
+    static final long IDLE_PROBE_TIMEOUT_MILLIS = 500;
+    private static final long IDLE_PROBE_TIMEOUT_NANOS = TimeUnit.MILLISECONDS.toNanos(IDLE_PROBE_TIMEOUT_MILLIS);
     private static final long MAX_PROBE_INTERVAL_NANOS = TimeUnit.MILLISECONDS.toNanos(MAX_PROBE_INTERVAL_MILLIS);
     private static final IoCallback IGNORE = e -> { };
 
@@ -46,16 +64,28 @@ final class PathProber
                     p.onProbeLost();
                     continue;
                 }
-                final Slot s = slots.take();
-                s.request = new IoRequest(IoRequest.PROBE, 0, 1, null, IGNORE, p);
-                s.lba = 0;
-                s.sectors = 1;
-                s.ataCommand = commands.read();
-                s.retries = 0;
-                transmitter.transmit(s, p, now, false);
+                send(p, now, false);
+                n++;
+            }
+            else if (p.idleProbeDue(now) && commands.known() && slots.hasFree() && p.port().transport().isUp())
+            {
+                p.onIdleProbeSent(now);
+                send(p, now, true);
                 n++;
             }
         }
         return n;
+    }
+
+    private void send(final Path p, final long now, final boolean idle)
+    {
+        final Slot s = slots.take();
+        s.request = new IoRequest(IoRequest.PROBE, 0, 1, null, IGNORE, p, idle);
+        s.lba = 0;
+        s.sectors = 1;
+        s.ataCommand = commands.read();
+        s.retries = 0;
+        final long timeout = idle ? Math.min(IDLE_PROBE_INTERVAL_NANOS, Math.max(IDLE_PROBE_TIMEOUT_NANOS, 2 * p.rtt().rtoNanos())) : 0;
+        transmitter.transmit(s, p, now, false, timeout);
     }
 }

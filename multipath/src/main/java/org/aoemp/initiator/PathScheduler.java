@@ -8,7 +8,9 @@ package org.aoemp.initiator;
  *     its window) whose next command is expected to complete first: (in flight + 1) × SRTT.</li>
  * <li>A retransmission prefers another path with room; else its previous path if that still
  *     carries traffic, room or not (it is the one that timed out, and the window only bounds new
- *     work); else whichever path carries traffic and is expected to complete first.</li>
+ *     work); else whichever path carries traffic and is expected to complete first. Only paths
+ *     whose frames can carry the command now count: an MTU may have been lowered since it was
+ *     made; when none can, the {@link CommandIssuer} sends it again in pieces that fit.</li>
  * <li>A command carries at most the smallest sector limit of the paths that carry traffic (MTU
  *     and target limits), so that it can be retransmitted on any of them; with no such path, of
  *     every path; with no path at all, 2 (a 1500-byte MTU). Capped by the device option.</li>
@@ -51,11 +53,21 @@ final class PathScheduler
     /** The path for a retransmission of a command last sent on {@code previous} (null if never sent), or null. */
     static Path forRetry(final Path[] paths, final Path previous)
     {
+        return forRetry(paths, previous, 0);
+    }
+
+    /**
+     * The path for a retransmission of a command of {@code sectors} last sent on {@code previous}
+     * (null if never sent), among the paths whose frames can carry it now; null if none can (then
+     * the caller splits it, see {@link #fitsNone}) or none carries traffic.
+     */
+    static Path forRetry(final Path[] paths, final Path previous, final int sectors)
+    {
         Path best = null;
         long bestCost = Long.MAX_VALUE;
         for (final Path p : paths)
         {
-            if (p != previous && p.hasRoom() && p.expectedCompletionNanos() < bestCost)
+            if (p != previous && p.hasRoom() && p.carries(sectors) && p.expectedCompletionNanos() < bestCost)
             {
                 best = p;
                 bestCost = p.expectedCompletionNanos();
@@ -65,19 +77,40 @@ final class PathScheduler
         {
             return best;
         }
-        if (previous != null && previous.state().carriesTraffic())
+        if (previous != null && previous.state().carriesTraffic() && previous.carries(sectors))
         {
             return previous;
         }
         for (final Path p : paths)
         {
-            if (p.state().carriesTraffic() && p.expectedCompletionNanos() < bestCost)
+            if (p.state().carriesTraffic() && p.carries(sectors) && p.expectedCompletionNanos() < bestCost)
             {
                 best = p;
                 bestCost = p.expectedCompletionNanos();
             }
         }
         return best;
+    }
+
+    /**
+     * Whether no path that carries traffic can carry a command of {@code sectors} in one frame now
+     * (an MTU was lowered after the command was made): it must be sent again in smaller pieces.
+     */
+    static boolean fitsNone(final Path[] paths, final int sectors)
+    {
+        boolean carrying = false;
+        for (final Path p : paths)
+        {
+            if (p.state().carriesTraffic())
+            {
+                carrying = true;
+                if (p.carries(sectors))
+                {
+                    return false;
+                }
+            }
+        }
+        return carrying;
     }
 
     /**

@@ -23,6 +23,10 @@ public record PathStats(
     long timeouts,
     long maxSectorsSent,
     long stateChanges,
+    /** Milliseconds since the path last answered (any reply, probes included); -1: never. */
+    long lastAnsweredMillisAgo,
+    long idleProbesSent,
+    long idleProbesLost,
     RttHistogram.Snapshot rttHistogram)
 {
 }

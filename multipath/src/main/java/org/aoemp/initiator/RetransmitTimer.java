@@ -223,11 +223,25 @@ final class RetransmitTimer
     /** A command timed out: collapse the path's window, maybe take it DOWN, and queue the retransmission. */
     private boolean onTimeout(final Slot s, final long now)
     {
+        final boolean refused = s.wasRefused();
         if (!s.recall())
         {
             return false;
         }
         final Path p = s.path;
+        if (refused && p.linkLookDue(now))
+        {
+            p.port().transport().isUp();  // a refusal may be an MTU lowered a moment ago: look at the link now, not at the next poll
+        }
+        if (s.request.idleProbe)
+        {
+            slots.release(s);
+            if (p.onIdleProbeLost(options.downAfterTimeouts(), now, FIRST_PROBE_NANOS))
+            {
+                evacuate(p);
+            }
+            return true;
+        }
         if (s.request.op == IoRequest.PROBE)
         {
             p.onAbandon();
@@ -238,6 +252,14 @@ final class RetransmitTimer
         }
         s.retries++;
         fenceIfWrite(s, now);
+        if (!p.carries(s.sectors))
+        {
+            // The path's MTU was lowered after the command was made: the frame was refused or lost for
+            // its size, which says nothing about the path's health. Send it again where it fits.
+            p.onAbandon();
+            retry.addLast(s);
+            return true;
+        }
         if (p.onTimeout(options.downAfterTimeouts(), now, FIRST_PROBE_NANOS))
         {
             evacuate(p);

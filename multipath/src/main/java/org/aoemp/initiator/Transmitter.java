@@ -7,7 +7,7 @@ import org.aoemp.protocol.AtaHeader;
  * claimed from the path's {@link SendQueue}, sets the slot's deadline (the path's RTO, doubled per
  * retry up to 16×, at most 4× the RTO ceiling), publishes the slot {@code INFLIGHT} and queues
  * the frame. When the queue has no free frame (its consumer or NIC is behind) or the frame is too
- * big for the port, the command is "refused by the link": in flight with a deadline of now, so
+ * big for the port (its MTU now), the command is "refused by the link": in flight with a deadline of now, so
  * the {@link RetransmitTimer} takes it back at its next tick, as after a lost frame.
  *
  * <p>Threading: the engine thread only. Nothing is allocated or locked per command.
@@ -36,12 +36,21 @@ final class Transmitter
      */
     void transmit(final Slot s, final Path p, final long now, final boolean retransmit)
     {
+        transmit(s, p, now, retransmit, 0);
+    }
+
+    /**
+     * As {@link #transmit(Slot, Path, long, boolean)}, giving the command at least
+     * {@code minTimeoutNanos} before it counts as lost (idle probes).
+     */
+    void transmit(final Slot s, final Path p, final long now, final boolean retransmit, final long minTimeoutNanos)
+    {
         final IoRequest r = s.request;
         final boolean write = AtaCommandWriter.isWrite(s.ataCommand);
         final int dataBytes = write ? s.sectors * SECTOR : 0;
         final SendQueue queue = p.sendQueue();
         final SendQueue.Frame frame = queue.claim();
-        if (frame == null || AtaCommandWriter.frameLength(s.ataCommand, s.sectors) > queue.frameCapacity())
+        if (frame == null || !p.carries(s.sectors) || AtaCommandWriter.frameLength(s.ataCommand, s.sectors) > queue.frameCapacity())
         {
             if (frame != null)
             {
@@ -64,7 +73,7 @@ final class Transmitter
         s.path = p;
         s.sentNanos = now;
         final long rto = p.rtt().rtoNanos();
-        s.deadlineNanos = now + Math.min(p.rtt().ceilingNanos() * 4, rto << Math.min(s.retries, 4));
+        s.deadlineNanos = now + Math.max(minTimeoutNanos, Math.min(p.rtt().ceilingNanos() * 4, rto << Math.min(s.retries, 4)));
         timer.expect(s.deadlineNanos);
         s.publish(Slot.INFLIGHT);
         p.onSend(dataBytes, s.sectors, retransmit);

@@ -63,7 +63,6 @@ public final class AfPacketTransport extends KernelTransport
 
     private static final Logger LOG = LoggerFactory.getLogger(AfPacketTransport.class);
 
-    private final int ifindex;
     private final int fd;
     /** Written by {@link #close} to wake the receive thread out of its {@code poll}. */
     private final int wakeFd;
@@ -101,12 +100,11 @@ public final class AfPacketTransport extends KernelTransport
     private AfPacketTransport(final NetInterfaces.Info info)
     {
         super(info);
-        this.ifindex = info.index();
         int socket = -1;
         int wake = -1;
         try
         {
-            socket = Libc.openPacketSocket(name, ifindex);
+            socket = Libc.openPacketSocket(name, info.index());
             this.fd = socket;
             wake = Libc.eventfd(name);
             this.wakeFd = wake;
@@ -144,10 +142,29 @@ public final class AfPacketTransport extends KernelTransport
         return fd;
     }
 
-    /** Kernel interface index the socket is bound to. */
-    public int ifindex()
+    /**
+     * Binds the socket to the new interface of the same name: a packet socket may be bound again,
+     * the kernel unhooks it from the old device (gone anyway) and hooks it to the new one, and
+     * sending threads need nothing new (sends carry no address). The send gate keeps the
+     * descriptor open meanwhile.
+     */
+    @Override
+    boolean followReplacedInterface(final NetInterfaces.Info now)
     {
-        return ifindex;
+        final long stamp = sendGate.tryReadLock();
+        if (stamp == 0)
+        {
+            return false;  // closing
+        }
+        try
+        {
+            Libc.rebind(fd, name, now.index());
+            return true;
+        }
+        finally
+        {
+            sendGate.unlockRead(stamp);
+        }
     }
 
     /** Sends use {@code MSG_DONTWAIT}. */
@@ -556,6 +573,23 @@ public final class AfPacketTransport extends KernelTransport
             catch (final Throwable t)
             {
                 throw new TransportException("cannot open AF_PACKET socket on '" + ifName + "': " + t, t);
+            }
+        }
+
+        /** Binds an open packet socket to another interface (one of the same name, created again). */
+        static void rebind(final int fd, final String ifName, final int ifindex)
+        {
+            try (Arena scratch = Arena.ofConfined())
+            {
+                bind(scratch, scratch.allocate(CAPTURE_LAYOUT), fd, ifName, ifindex);
+            }
+            catch (final RuntimeException | Error e)
+            {
+                throw e;
+            }
+            catch (final Throwable t)
+            {
+                throw new TransportException("cannot bind the AF_PACKET socket to '" + ifName + "' again: " + t, t);
             }
         }
 

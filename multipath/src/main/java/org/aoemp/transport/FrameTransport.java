@@ -25,6 +25,16 @@ public interface FrameTransport extends AutoCloseable
     /** Whether the link is up now (carrier and administratively up). Cheap enough to poll every few ms. */
     boolean isUp();
 
+    /**
+     * The kernel's index of the interface this transport uses now, 0 when it has none (the
+     * in-memory hub). It changes when an interface of the same name was created again and the
+     * transport followed it (on an {@link #isUp} poll).
+     */
+    default int ifindex()
+    {
+        return 0;
+    }
+
     /** Starts delivering received frames to {@code handler} on a new receive thread. Once only. */
     void start(FrameHandler handler);
 

@@ -40,9 +40,17 @@ abstract class KernelTransport implements FrameTransport
     private static final Logger LOG = LoggerFactory.getLogger(KernelTransport.class);
 
     protected final String name;
-    protected final long mac;
+    /** This NIC's MAC; a NIC of the same name created again may bring another one. */
+    protected volatile long mac;
+    /** The MTU when the transport was opened (buffers are sized by it); {@link #mtu()} is the MTU now. */
     protected final int mtu;
     protected final NetInterfaces.LinkState linkState;
+    /** The interface index the transport is bound to. */
+    private volatile int boundIndex;
+    /** The interface was re-created and this transport cannot follow it (pcap): it stays down. */
+    private volatile boolean stale;
+    /** The new index whose binding failed last (logged once, tried again at every poll); under the lifecycle lock. */
+    private int failedIndex;
     protected final TransportCounters counters = new TransportCounters();
     /** Written before the receive thread starts, read only by it. */
     protected FrameHandler handler;
@@ -60,7 +68,22 @@ abstract class KernelTransport implements FrameTransport
         this.name = info.name();
         this.mac = info.mac();
         this.mtu = info.mtu();
-        this.linkState = new NetInterfaces.LinkState(info.name());
+        this.boundIndex = info.index();
+        this.linkState = new NetInterfaces.LinkState(info);
+    }
+
+    /**
+     * The interface of this name was deleted and created again (a new index): follow it, so the
+     * same name keeps working. Returns false when this transport cannot (then it stays down).
+     * Called with the lifecycle lock held, from whichever thread polled the link.
+     */
+    abstract boolean followReplacedInterface(NetInterfaces.Info now);
+
+    /** The interface index this transport is bound to now. */
+    @Override
+    public final int ifindex()
+    {
+        return boundIndex;
     }
 
     /**
@@ -97,16 +120,78 @@ abstract class KernelTransport implements FrameTransport
         return mac;
     }
 
+    /** The MTU now (as of the last {@link #isUp} poll, which the initiator runs every few ms while a path carries traffic). */
     @Override
     public final int mtu()
     {
-        return mtu;
+        final int now = linkState.mtu();
+        return now > 0 ? now : mtu;
     }
 
+    /** {@inheritDoc} An interface of this name that was created again is followed here (see {@link #followReplacedInterface}). */
     @Override
     public final boolean isUp()
     {
-        return !closed && linkState.isUp();
+        if (closed || stale)
+        {
+            return false;
+        }
+        final boolean up = linkState.isUp();
+        if (up && linkState.ifindex() != boundIndex)
+        {
+            return followReplaced();
+        }
+        return up;
+    }
+
+    private boolean followReplaced()
+    {
+        synchronized (lifecycle)
+        {
+            if (closed || stale)
+            {
+                return false;
+            }
+            if (linkState.ifindex() == boundIndex)
+            {
+                return true;  // another thread followed it meanwhile
+            }
+            final NetInterfaces.Info now;
+            try
+            {
+                now = NetInterfaces.lookup(name);
+            }
+            catch (final TransportException gone)
+            {
+                return false;  // deleted again: look next time
+            }
+            final int was = boundIndex;
+            try
+            {
+                if (!followReplacedInterface(now))
+                {
+                    stale = true;
+                    LOG.warn("{}: the interface was deleted and created again (ifindex {} -> {}); this transport cannot follow it "
+                        + "and stays down: restart the program to use the new interface", name, was, now.index());
+                    return false;
+                }
+            }
+            catch (final TransportException e)
+            {
+                if (failedIndex != now.index())
+                {
+                    failedIndex = now.index();
+                    LOG.warn("{}: the interface was created again (ifindex {} -> {}) but binding to it failed: {}; trying again "
+                        + "at every link check", name, was, now.index(), e.getMessage());
+                }
+                return false;
+            }
+            mac = now.mac();
+            boundIndex = now.index();
+            LOG.info("{}: the interface was deleted and created again (ifindex {} -> {}, MAC {}, MTU {}); sending and receiving on "
+                + "the new one", name, was, now.index(), new org.aoemp.protocol.MacAddress(now.mac()), now.mtu());
+            return now.up();
+        }
     }
 
     @Override

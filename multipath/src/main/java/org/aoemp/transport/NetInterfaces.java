@@ -221,28 +221,52 @@ public final class NetInterfaces
     }
 
     /**
-     * Link state of one interface, cheap enough to poll every few milliseconds: an open handle on
-     * {@code /sys/class/net/<name>/operstate}, re-read from offset 0 (sysfs regenerates the value
-     * on every read from 0) into a reused buffer, combined with {@link NetworkInterface#isUp()}.
-     * "up" and "unknown" (interfaces that do not report an operational state) count as up.
+     * Link state of one interface, cheap enough to poll every few milliseconds: open handles on
+     * {@code /sys/class/net/<name>/operstate}, {@code ifindex} and {@code mtu}, re-read from
+     * offset 0 (sysfs regenerates the value on every read from 0) into a reused buffer, combined
+     * with {@link NetworkInterface#isUp()}. "up" and "unknown" (interfaces that do not report an
+     * operational state) count as up. Each poll also notes the interface's index and MTU now: an
+     * interface deleted and created again under the same name shows a new index, a reconfigured
+     * one a new MTU. A handle that fails (the interface was deleted) is reopened by name next time.
      *
-     * <p>Threading: any thread; reads are serialised on this object.
+     * <p>Threading: any thread; reads are serialised on this object; {@link #ifindex} and
+     * {@link #mtu} are volatile.
      */
     public static final class LinkState implements AutoCloseable
     {
         private final String name;
         private final NetworkInterface nic;
         private final ByteBuffer text = ByteBuffer.allocateDirect(32);
-        private FileChannel operstate;
+        private final SysFile operstate;
+        private final SysFile ifindexFile;
+        private final SysFile mtuFile;
+        private volatile int ifindex;
+        private volatile int mtu;
         private boolean closed;
 
         public LinkState(final String name)
         {
-            this.name = name;
-            this.nic = sysDir(name) != null ? null : require(name);
+            this(name, -1, -1);
         }
 
-        /** Whether the link is administratively up and has carrier now. */
+        /** A link state that starts from what {@code info} saw at lookup. */
+        public LinkState(final Info info)
+        {
+            this(info.name(), info.index(), info.mtu());
+        }
+
+        private LinkState(final String name, final int ifindex, final int mtu)
+        {
+            this.name = name;
+            this.nic = sysDir(name) != null ? null : require(name);
+            this.operstate = new SysFile(SYS_CLASS_NET.resolve(name).resolve("operstate"));
+            this.ifindexFile = new SysFile(SYS_CLASS_NET.resolve(name).resolve("ifindex"));
+            this.mtuFile = new SysFile(SYS_CLASS_NET.resolve(name).resolve("mtu"));
+            this.ifindex = ifindex;
+            this.mtu = mtu;
+        }
+
+        /** Whether the link is administratively up and has carrier now; also notes the index and MTU. */
         public synchronized boolean isUp()
         {
             if (closed)
@@ -251,7 +275,19 @@ public final class NetInterfaces
             }
             try
             {
-                return operstateUp() && (nic == null || nic.isUp());
+                final boolean up = operstateUp() && (nic == null || nic.isUp());
+                if (up && nic == null)
+                {
+                    final int index = (int)readNumber(ifindexFile);
+                    final int m = (int)readNumber(mtuFile);
+                    if (index <= 0 || m <= 0)
+                    {
+                        return false;  // a handle of a deleted interface failed: reopened next time, up then if it is
+                    }
+                    ifindex = index;
+                    mtu = m;
+                }
+                return up;
             }
             catch (final SocketException e)
             {
@@ -259,49 +295,100 @@ public final class NetInterfaces
             }
         }
 
-        private boolean operstateUp()
+        /** The interface index as of the last {@link #isUp} that saw the link up (or at lookup); any thread. */
+        public int ifindex()
         {
-            try
-            {
-                if (operstate == null)
-                {
-                    operstate = FileChannel.open(SYS_CLASS_NET.resolve(name).resolve("operstate"), StandardOpenOption.READ);
-                }
-                text.clear();
-                final int n = operstate.read(text, 0);
-                // "up\n" or "unknown\n"; everything else (down, lowerlayerdown, dormant, ...) is not up.
-                return (n >= 2 && text.get(0) == 'u' && text.get(1) == 'p')
-                    || (n >= 7 && text.get(0) == 'u' && text.get(1) == 'n' && text.get(2) == 'k');
-            }
-            catch (final IOException e)
-            {
-                // The interface may have been deleted (and perhaps re-created): reopen next time.
-                closeChannel();
-                return false;
-            }
+            return ifindex;
         }
 
-        private void closeChannel()
+        /** The MTU as of the last {@link #isUp} that saw the link up (or at lookup); any thread. */
+        public int mtu()
         {
-            if (operstate != null)
+            return mtu;
+        }
+
+        private boolean operstateUp()
+        {
+            final int n = operstate.read(text);
+            // "up\n" or "unknown\n"; everything else (down, lowerlayerdown, dormant, ...) is not up.
+            return (n >= 2 && text.get(0) == 'u' && text.get(1) == 'p')
+                || (n >= 7 && text.get(0) == 'u' && text.get(1) == 'n' && text.get(2) == 'k');
+        }
+
+        /** A decimal number from a sysfs file, -1 when it cannot be read. */
+        private long readNumber(final SysFile file)
+        {
+            final int n = file.read(text);
+            long v = 0;
+            int digits = 0;
+            for (int i = 0; i < n; i++)
             {
-                try
+                final byte b = text.get(i);
+                if (b < '0' || b > '9')
                 {
-                    operstate.close();
+                    break;
                 }
-                catch (final IOException ignored)
-                {
-                    // Nothing to do: the handle is dropped either way.
-                }
-                operstate = null;
+                v = v * 10 + (b - '0');
+                digits++;
             }
+            return digits == 0 ? -1 : v;
         }
 
         @Override
         public synchronized void close()
         {
             closed = true;
-            closeChannel();
+            operstate.close();
+            ifindexFile.close();
+            mtuFile.close();
+        }
+    }
+
+    /** One sysfs attribute kept open and re-read from offset 0; reopened by name after a failure. Not thread-safe. */
+    private static final class SysFile
+    {
+        private final Path path;
+        private FileChannel channel;
+
+        SysFile(final Path path)
+        {
+            this.path = path;
+        }
+
+        /** Reads the value into {@code text} from 0; returns the bytes read, or -1 (the interface may have been deleted). */
+        int read(final ByteBuffer text)
+        {
+            try
+            {
+                if (channel == null)
+                {
+                    channel = FileChannel.open(path, StandardOpenOption.READ);
+                }
+                text.clear();
+                return channel.read(text, 0);
+            }
+            catch (final IOException e)
+            {
+                // The interface may have been deleted (and perhaps re-created): reopen next time.
+                close();
+                return -1;
+            }
+        }
+
+        void close()
+        {
+            if (channel != null)
+            {
+                try
+                {
+                    channel.close();
+                }
+                catch (final IOException ignored)
+                {
+                    // Nothing to do: the handle is dropped either way.
+                }
+                channel = null;
+            }
         }
     }
 }

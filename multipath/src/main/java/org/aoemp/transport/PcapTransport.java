@@ -293,6 +293,13 @@ public final class PcapTransport extends KernelTransport
         }
     }
 
+    /** A pcap handle is opened on a device by name and cannot be moved to a new one: the transport stays down. */
+    @Override
+    boolean followReplacedInterface(final NetInterfaces.Info now)
+    {
+        return false;
+    }
+
     @Override
     public String toString()
     {

@@ -126,4 +126,37 @@ class PathSchedulerTest
         final Path target4 = path(9000, 16, 4, 1);
         assertEquals(4, PathScheduler.sectorsPerCommand(new Path[] {jumbo, target4}, 8), "the target's own limit");
     }
+
+    /** Issue 11, part 2: a retransmission made for jumbo frames must not go to a path whose MTU was lowered. */
+    @Test
+    void aRetransmissionShouldGoOnlyToAPathWhoseMtuCarriesItNow()
+    {
+        final Path previous = path(9000, 16, 17, 1);
+        final Path lowered = path(9000, 16, 17, 1);
+        final Path[] both = {previous, lowered};
+        assertSame(lowered, PathScheduler.forRetry(both, previous, 17), "another path with room, as always");
+        ((StubTransport)lowered.port().transport()).mtu(1500);
+        assertEquals(2, lowered.maxSectors(), "the MTU now, not at the start");
+        assertEquals(2, PathScheduler.sectorsPerCommand(both, 0), "new commands fit every path");
+        assertSame(previous, PathScheduler.forRetry(both, previous, 17), "not the path that cannot carry it");
+        assertSame(lowered, PathScheduler.forRetry(both, previous, 2), "a command that fits may go there");
+        assertEquals(false, PathScheduler.fitsNone(both, 17));
+        ((StubTransport)previous.port().transport()).mtu(1500);
+        assertNull(PathScheduler.forRetry(both, previous, 17), "no path carries 17 sectors any more");
+        assertEquals(true, PathScheduler.fitsNone(both, 17), "so it must be split");
+        assertEquals(false, PathScheduler.fitsNone(both, 2));
+        takeDown(previous);
+        takeDown(lowered);
+        assertEquals(false, PathScheduler.fitsNone(both, 17), "no path carries traffic: it waits for one rather than splitting");
+    }
+
+    @Test
+    void aMtuRaisedAfterTheStartShouldNotOutgrowTheSendQueuesFrames()
+    {
+        final Path p = path(1500, 16, 255, 1);
+        p.sendQueue(new SendQueue(p, 32, 1500 + 14, () -> { }));
+        assertEquals(2, p.maxSectors());
+        ((StubTransport)p.port().transport()).mtu(9000);
+        assertEquals(2, p.maxSectors(), "the frames were made for 1500 bytes");
+    }
 }

@@ -170,4 +170,56 @@ class PathTest
         assertEquals(PathState.DOWN, s.state());
         assertEquals(2, s.maxSectors(), "MTU 1500 and a target that says 0 (= 2)");
     }
+
+    /** Issue 11, part 8: a path found is probed at once; a path that answers is not probed for a second. */
+    @Test
+    void anIdleProbeShouldBeDueWhenThePathIsFoundAndASecondAfterItsLastAnswer()
+    {
+        final Path p = path(16);
+        p.probeSoon(5 * MS);
+        assertTrue(p.idleProbeDue(5 * MS), "a new path is measured at once");
+        p.onIdleProbeSent(5 * MS);
+        assertFalse(p.idleProbeDue(6 * MS));
+        p.onSend(0, 1, false);
+        p.onReply(MS, 0, 7 * MS);
+        assertTrue(p.rtt().samples() == 1, "the probe's answer seeds the RTT");
+        assertFalse(p.idleProbeDue(7 * MS + PathProber.IDLE_PROBE_INTERVAL_NANOS - 1));
+        assertTrue(p.idleProbeDue(7 * MS + PathProber.IDLE_PROBE_INTERVAL_NANOS), "a second after its last answer");
+        roundTrip(p, MS, 500 * MS);
+        assertFalse(p.idleProbeDue(1007 * MS), "traffic postpones the probe");
+        p.markDown(1100 * MS, FIRST_PROBE);
+        assertFalse(p.idleProbeDue(5000 * MS), "a DOWN path has probes of its own");
+        assertEquals(0, p.stats().lastAnsweredMillisAgo() < 0 ? 1 : 0, "it answered");
+    }
+
+    @Test
+    void lostIdleProbesInARowShouldTakeThePathDownWithoutTouchingWindowOrRto()
+    {
+        final Path p = path(16);
+        roundTrip(p, MS, 0);
+        final int window = p.window();
+        final long rto = p.rtt().rtoNanos();
+        p.onSend(0, 1, false);
+        assertFalse(p.onIdleProbeLost(3, 1000 * MS, FIRST_PROBE));
+        assertEquals(PathState.SUSPECT, p.state());
+        p.onSend(0, 1, false);
+        assertFalse(p.onIdleProbeLost(3, 2000 * MS, FIRST_PROBE));
+        roundTrip(p, MS, 2500 * MS);
+        assertEquals(PathState.UP, p.state(), "an answer in between starts the count again");
+        for (int i = 1; i <= 2; i++)
+        {
+            p.onSend(0, 1, false);
+            assertFalse(p.onIdleProbeLost(3, (3000 + i * 1000) * MS, FIRST_PROBE));
+        }
+        p.onSend(0, 1, false);
+        assertTrue(p.onIdleProbeLost(3, 6000 * MS, FIRST_PROBE), "the third in a row");
+        assertEquals(PathState.DOWN, p.state());
+        assertEquals(window + 1, p.window(), "the window is as the last answer left it");
+        assertTrue(p.rtt().rtoNanos() <= rto, "the RTO was not backed off");
+        assertEquals(0, p.inFlight());
+        assertEquals(5, p.stats().idleProbesLost());
+        p.onSend(0, 1, false);
+        assertFalse(p.onIdleProbeLost(3, 7000 * MS, FIRST_PROBE), "a probe lost after the path went DOWN changes nothing");
+        assertEquals(PathState.DOWN, p.state());
+    }
 }

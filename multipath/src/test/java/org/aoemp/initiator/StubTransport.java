@@ -11,7 +11,7 @@ final class StubTransport implements FrameTransport
 {
     private final String name;
     private final long mac;
-    private final int mtu;
+    private volatile int mtu;
     private volatile boolean up = true;
 
     StubTransport(final String name, final long mac, final int mtu)
@@ -29,6 +29,12 @@ final class StubTransport implements FrameTransport
     void up(final boolean on)
     {
         up = on;
+    }
+
+    /** The NIC's MTU changes, as {@code ip link set mtu} does. */
+    void mtu(final int newMtu)
+    {
+        mtu = newMtu;
     }
 
     @Override

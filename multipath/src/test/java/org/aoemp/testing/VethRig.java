@@ -348,6 +348,38 @@ public final class VethRig implements AutoCloseable
         ProcessRunner.check("ip", "link", "set", initiatorIf(pair), "up");
     }
 
+    /** Deletes the veth pair {@code pair} ({@code ip link del} of its initiator end takes the target end with it). */
+    public void deletePair(final int pair)
+    {
+        ProcessRunner.check("ip", "link", "del", initiatorIf(pair));
+    }
+
+    /**
+     * Creates pair {@code pair} again after {@link #deletePair}: the same names and MTU, both ends
+     * up, so the kernel gives the initiator end a new ifindex (and veth a new MAC).
+     */
+    public void recreatePair(final int pair)
+    {
+        final List<String> add = new ArrayList<>(List.of("ip", "link", "add", initiators[pair], "mtu", String.valueOf(mtus[pair]),
+            "type", "veth", "peer", "name", targets[pair], "mtu", String.valueOf(mtus[pair])));
+        if (namespace != null)
+        {
+            add.addAll(List.of("netns", namespace));
+        }
+        ProcessRunner.check(add.toArray(String[]::new));
+        ProcessRunner.check("ip", "link", "set", initiators[pair], "up");
+        exec("ip", "link", "set", targets[pair], "up");
+        awaitOperstate(initiators[pair], "up");
+    }
+
+    /** Sets the MTU of both ends of {@code pair}, the initiator end first (as a switch port reconfigured would). */
+    public void setMtu(final int pair, final int mtu)
+    {
+        ProcessRunner.check("ip", "link", "set", initiatorIf(pair), "mtu", String.valueOf(mtu));
+        exec("ip", "link", "set", targetIf(pair), "mtu", String.valueOf(mtu));
+        mtus[pair] = mtu;
+    }
+
     /** Takes the target end of {@code pair} down: the initiator end stays up but loses carrier. */
     public void targetLinkDown(final int pair)
     {

@@ -33,7 +33,7 @@ final class StatCommand implements Callable<Integer>
     boolean json;
 
     @Option(names = {"-v", "--verbose"}, description = {"Add each path's counters (state, window, SRTT, RTO, frames, bytes, "
-        + "retransmits, timeouts) as measured while this command talked to the target, then the live counters of every "
+        + "retransmits, timeouts, when it last answered: idle paths are probed once a second) as measured while this command talked to the target, then the live counters of every "
         + "running session (e.g. aoe nbd) that uses the target, labelled by pid and command, with what went wrong there "
         + "(DEAD, GIVEN UP, requests failed, engine errors and the last one, callbacks failed).",
         "Sessions publish under $AOE_RUN_DIR, else /run/aoe, $XDG_RUNTIME_DIR/aoe or /tmp/aoe-USER."})
@@ -198,9 +198,21 @@ final class StatCommand implements Callable<Integer>
     static String pathLine(final String indent, final Map<?, ?> p)
     {
         return String.format(Locale.ROOT, "%s%-12s -> %s  %-7s window %s/%s  srtt %s us  rto %s us  frames %s/%s  bytes %s/%s  "
-            + "retransmits %s  timeouts %s", indent, p.get("interface"), p.get("mac"), p.get("state"), p.get("window"),
+            + "retransmits %s  timeouts %s  %s", indent, p.get("interface"), p.get("mac"), p.get("state"), p.get("window"),
             p.get("bufferCount"), p.get("srttMicros"), p.get("rtoMicros"), p.get("framesSent"), p.get("framesReceived"),
-            bytes(p.get("bytesSent")), bytes(p.get("bytesReceived")), p.get("retransmits"), p.get("timeouts"));
+            bytes(p.get("bytesSent")), bytes(p.get("bytesReceived")), p.get("retransmits"), p.get("timeouts"),
+            answered(p.get("lastAnsweredMillisAgo")));
+    }
+
+    /** {@code answered 0.3 s ago}, {@code never answered}, or {@code answered ?} from a session of an older aoe. */
+    static String answered(final Object millisAgo)
+    {
+        if (!(millisAgo instanceof Number n))
+        {
+            return "answered ?";
+        }
+        final long ms = n.longValue();
+        return ms < 0 ? "never answered" : String.format(Locale.ROOT, "answered %.1f s ago", ms / 1000.0);
     }
 
     /** Data bytes in binary units ({@code 4.0 MiB}); {@code ?} when a session of an older aoe did not publish them. */

@@ -122,10 +122,14 @@ class LiveStatsTest
                 assertTrue((Long)path.get("framesReceived") > 16_000, path.toString());
                 assertTrue((Long)path.get("bytesSent") >= 4L << 20, path.toString());
                 assertFalse(Files.exists(stale), "the stale socket is removed");
+                // issue 11, part 8: when the path last answered (it is probed once a second while idle)
+                assertTrue(path.get("lastAnsweredMillisAgo") instanceof Long ago && ago >= 0 && ago < 10_000, path.toString());
 
                 final String text = run(aoe(runDir, "stat", "-v", "-i", ifName));
                 assertTrue(text.matches("(?s).*\n    pid " + server.pid() + ": aoe nbd e6\\.2 .*\n      " + ifName
-                    + " +-> [0-9a-f:]{17}  UP +window \\d+/16 .* frames [1-9]\\d{4,}/[1-9]\\d{4,} .*"), text);
+                    + " +-> [0-9a-f:]{17}  UP +window \\d+/16 .* frames [1-9]\\d{4,}/[1-9]\\d{4,} .*  answered \\d+\\.\\d s ago\n.*"),
+                    text);
+                System.out.println(text);
             }
             finally
             {

@@ -27,10 +27,22 @@ class StatPathLineTest
         p.put("bytesReceived", 3_670_016L);
         p.put("retransmits", 9);
         p.put("timeouts", 3);
+        p.put("lastAnsweredMillisAgo", 1250L);
         assertEquals("  veth1        -> 5e:17:a5:20:05:ef  UP      window 16/16  srtt 338 us  rto 20000 us  frames 8203/8194  "
-            + "bytes 4 MiB/3.5 MiB  retransmits 9  timeouts 3", StatCommand.pathLine("  ", p));
+            + "bytes 4 MiB/3.5 MiB  retransmits 9  timeouts 3  answered 1.3 s ago", StatCommand.pathLine("  ", p));
         p.remove("bytesSent");
         p.remove("bytesReceived");
         assertEquals(true, StatCommand.pathLine("", p).contains("bytes ?/?"), "a session of an older aoe");
+        p.remove("lastAnsweredMillisAgo");
+        assertEquals(true, StatCommand.pathLine("", p).endsWith("answered ?"), "a session of an older aoe");
+    }
+
+    /** Issue 11, part 8: when each path last answered, so a standby path that went silent shows. */
+    @Test
+    void shouldShowWhenThePathLastAnswered()
+    {
+        assertEquals("never answered", StatCommand.answered(-1L));
+        assertEquals("answered 0.0 s ago", StatCommand.answered(0L));
+        assertEquals("answered 2.5 s ago", StatCommand.answered(2500L));
     }
 }
