@@ -11,7 +11,10 @@
 # (src/test/resources/.../<Class>Inputs/<method>/), so the next mvn verify replays them; an input
 # that fails the test is written there as crash-<sha1> and the run fails: make it pass (fix the
 # code), keep the file as the regression test. The log goes to bench/out/fuzz-TARGET-<time>.log;
-# the last lines (executions, coverage) are printed. Environment: MVN_ARGS (e.g. -o).
+# the last lines (executions, coverage) are printed. The test JVM gets a 1 GiB heap (the default,
+# a quarter of the machine, lets libFuzzer's RSS grow to gigabytes) and no Netty paranoid leak
+# detection (the NBD fuzz tests check every buffer with their own allocator). Environment:
+# MVN_ARGS (e.g. -o).
 set -euo pipefail
 root="$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)"
 
@@ -48,7 +51,8 @@ set +e
 JAZZER_FUZZ=1 JAZZER_MAX_DURATION="$duration" JAZZER_INSTRUMENTATION_INCLUDES='org.aoemp.**' \
     nice -n 19 mvn -B -ntp ${MVN_ARGS:-} -pl "$module" -am verify \
     -Dtest="${fqcn##*.}#$method" -Dsurefire.failIfNoSpecifiedTests=false -DfailIfNoTests=false \
-    -Dit.test=none -Dfailsafe.failIfNoSpecifiedTests=false >"$log" 2>&1
+    -Dit.test=none -Dfailsafe.failIfNoSpecifiedTests=false \
+    -Dsurefire.argLine="--enable-native-access=ALL-UNNAMED -XX:+EnableDynamicAgentLoading -Xmx1g" >"$log" 2>&1
 rc=$?
 set -e
 
