@@ -26,6 +26,7 @@ initiator-receive    multipath   org/aoemp/initiator/ReceivePathFuzzTest        
 target-responder     tools       org/aoemp/target/TargetResponderFuzzTest       handle
 nbd-handshake        nbd-bridge  org/aoemp/nbd/NbdDecodersFuzzTest              handshake
 nbd-transmission     nbd-bridge  org/aoemp/nbd/NbdDecodersFuzzTest              transmission
+serve-config         tools       org/aoemp/tools/serve/ServeConfigFuzzTest      load
 "
 
 usage() { echo "usage: $0 TARGET DURATION   (targets: $(echo "$targets" | awk 'NF {printf "%s ", $1}'))" >&2; exit 2; }
