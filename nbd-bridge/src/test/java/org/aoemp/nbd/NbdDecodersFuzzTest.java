@@ -66,10 +66,10 @@ class NbdDecodersFuzzTest
         final TrackingAllocator allocator = new TrackingAllocator();
         final MemoryBlockDevice device = new MemoryBlockDevice("fuzz", DISK);
         final ServerConfig config = new ServerConfig(List.of(new Export("fuzz", device, readOnly)), null, 16, 60_000,
-            1 << 20, 64);
+            1 << 20, 64, 64L << 20, 60_000);
         final EmbeddedChannel channel = new EmbeddedChannel(false, false);
         channel.config().setAllocator(allocator);
-        channel.pipeline().addLast("nbd-handshake", new HandshakeHandler(config));
+        channel.pipeline().addLast("nbd-handshake", new HandshakeHandler(config, TlsSettings.OFF));
         channel.register();
         return new Connection(channel, allocator, device);
     }
