@@ -288,7 +288,7 @@ final class DeviceEngine implements Agent, ErrorHandler
         {
             final boolean queued = issuer.hasWaiting();
             work += timer.scan(now);
-            work += prober.probe(now);
+            work += prober.probe(now, queued || timer.commandsInFlight());
             if (timer.checkDeadAfter(now, queued))
             {
                 LOG.error("{}: DEAD: no path answered for {} while requests waited (dead-after); paths: {}; requests fail with EIO "

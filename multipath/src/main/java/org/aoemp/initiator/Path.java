@@ -155,7 +155,12 @@ public final class Path
         lastReplyNanos = nowNanos;  // before framesReceived: a reader that sees a reply counted sees its time
         framesReceived = framesReceived + 1;
         bytesReceived = bytesReceived + dataBytes;
-        nextIdleProbeNanos = nowNanos + PathProber.IDLE_PROBE_INTERVAL_NANOS;
+        // a reply postpones the next idle probe by the busy interval, never brings a later (at rest) one forward
+        final long postponed = nowNanos + PathProber.IDLE_PROBE_INTERVAL_NANOS;
+        if (postponed - nextIdleProbeNanos > 0)
+        {
+            nextIdleProbeNanos = postponed;
+        }
         consecutiveTimeouts = 0;
         if (rttNanos >= 0)
         {
@@ -224,10 +229,20 @@ public final class Path
         nextIdleProbeNanos = nowNanos;
     }
 
-    void onIdleProbeSent(final long nowNanos)
+    /** An idle probe went out; the next is due {@code intervalNanos} later unless a reply comes first. */
+    void onIdleProbeSent(final long nowNanos, final long intervalNanos)
     {
         idleProbesSent = idleProbesSent + 1;
-        nextIdleProbeNanos = nowNanos + PathProber.IDLE_PROBE_INTERVAL_NANOS;
+        nextIdleProbeNanos = nowNanos + intervalNanos;
+    }
+
+    /** The next idle probe goes out by {@code deadlineNanos} at the latest (the device is busy again after a rest). */
+    void idleProbeBy(final long deadlineNanos)
+    {
+        if (nextIdleProbeNanos - deadlineNanos > 0)
+        {
+            nextIdleProbeNanos = deadlineNanos;
+        }
     }
 
     /**

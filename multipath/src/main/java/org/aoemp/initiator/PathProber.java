@@ -20,7 +20,10 @@ import org.aoemp.block.IoCallback;
  *     postpone the probe. An idle probe is given {@value #IDLE_PROBE_TIMEOUT_MILLIS} ms or twice the
  *     path's RTO, whichever is longer (at most the interval), so a slow moment is not a lost probe;
  *     {@code downAfterTimeouts} lost in a row (about {@code downAfterTimeouts} seconds of silence)
- *     take the path DOWN while other paths carry the load, before a failover needs it.</li>
+ *     take the path DOWN while other paths carry the load, before a failover needs it. A device
+ *     at rest (no request for {@value #REST_AFTER_MILLIS} ms) probes its paths every
+ *     {@value #REST_PROBE_INTERVAL_MILLIS} ms instead, so a host can run a bridge at rest for next
+ *     to no CPU; its first request brings every path's next probe within the busy interval.</li>
  * </ul>
  *
  * <p>Threading: the engine thread only.
@@ -37,7 +40,18 @@ final class PathProber
     private static final long MAX_PROBE_INTERVAL_NANOS = TimeUnit.MILLISECONDS.toNanos(MAX_PROBE_INTERVAL_MILLIS);
     private static final IoCallback IGNORE = e -> { };
 
+    /** A device with no request for this long is at rest: its idle probes slow down. */
+    static final long REST_AFTER_MILLIS = 30_000;
+    private static final long REST_AFTER_NANOS = TimeUnit.MILLISECONDS.toNanos(REST_AFTER_MILLIS);
+    /** The idle-probe interval of a device at rest: each path still answers twice a minute. */
+    static final long REST_PROBE_INTERVAL_MILLIS = 30_000;
+    private static final long REST_PROBE_INTERVAL_NANOS = TimeUnit.MILLISECONDS.toNanos(REST_PROBE_INTERVAL_MILLIS);
+
     private final PathList paths;
+    // engine thread only
+    private boolean started;
+    private boolean resting;
+    private long lastBusyNanos;
     private final SlotTable slots;
     private final Transmitter transmitter;
     private final AtaCommandSet commands;
@@ -50,9 +64,37 @@ final class PathProber
         this.commands = commands;
     }
 
-    /** Sends the probes that are due; returns how many paths it looked after. */
-    int probe(final long now)
+    /**
+     * Sends the probes that are due; returns how many paths it looked after.
+     *
+     * @param busy requests are queued or their commands in flight: the idle probes keep their
+     *        {@value #IDLE_PROBE_INTERVAL_MILLIS} ms interval while the device was busy within
+     *        {@value #REST_AFTER_MILLIS} ms, and slow to {@value #REST_PROBE_INTERVAL_MILLIS} ms at rest
+     */
+    int probe(final long now, final boolean busy)
     {
+        if (!started)
+        {
+            started = true;
+            lastBusyNanos = now;
+        }
+        if (busy)
+        {
+            lastBusyNanos = now;
+            if (resting)
+            {
+                resting = false;  // work again: every idle path is probed within the busy interval
+                for (final Path p : paths.all())
+                {
+                    p.idleProbeBy(now + IDLE_PROBE_INTERVAL_NANOS);
+                }
+            }
+        }
+        else if (!resting && now - lastBusyNanos > REST_AFTER_NANOS)
+        {
+            resting = true;
+        }
+        final long idleInterval = resting ? REST_PROBE_INTERVAL_NANOS : IDLE_PROBE_INTERVAL_NANOS;
         int n = 0;
         for (final Path p : paths.all())
         {
@@ -69,7 +111,7 @@ final class PathProber
             }
             else if (p.idleProbeDue(now) && commands.known() && slots.hasFree() && p.port().transport().isUp())
             {
-                p.onIdleProbeSent(now);
+                p.onIdleProbeSent(now, idleInterval);
                 send(p, now, true);
                 n++;
             }

@@ -78,6 +78,12 @@ final class RetransmitTimer
         return false;
     }
 
+    /** Whether the last scan found commands of requests (not probes) in flight. */
+    boolean commandsInFlight()
+    {
+        return commandsInFlight;
+    }
+
     /** A command was queued with this deadline. */
     void expect(final long deadlineNanos)
     {

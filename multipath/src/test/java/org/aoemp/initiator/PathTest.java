@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.concurrent.TimeUnit;
+
 import org.junit.jupiter.api.Test;
 
 /** A path's congestion window and its states, driven as the engine drives them. */
@@ -171,6 +173,21 @@ class PathTest
         assertEquals(2, s.maxSectors(), "MTU 1500 and a target that says 0 (= 2)");
     }
 
+    /** At rest the idle probes slow down: the probe's own answer does not bring the next one forward; work again does. */
+    @Test
+    void anIdleProbeAtRestShouldKeepItsLongIntervalUntilTheDeviceIsBusyAgain()
+    {
+        final Path p = path(16);
+        final long rest = TimeUnit.MILLISECONDS.toNanos(PathProber.REST_PROBE_INTERVAL_MILLIS);
+        p.onIdleProbeSent(0, rest);
+        p.onSend(0, 1, false);
+        p.onReply(MS, 0, MS);
+        assertFalse(p.idleProbeDue(rest - 1), "the answer to a probe at rest does not shorten the rest interval");
+        assertTrue(p.idleProbeDue(rest));
+        p.idleProbeBy(2 * MS + PathProber.IDLE_PROBE_INTERVAL_NANOS);
+        assertTrue(p.idleProbeDue(2 * MS + PathProber.IDLE_PROBE_INTERVAL_NANOS), "busy again: probed within the busy interval");
+    }
+
     /** Issue 11, part 8: a path found is probed at once; a path that answers is not probed for a second. */
     @Test
     void anIdleProbeShouldBeDueWhenThePathIsFoundAndASecondAfterItsLastAnswer()
@@ -178,7 +195,7 @@ class PathTest
         final Path p = path(16);
         p.probeSoon(5 * MS);
         assertTrue(p.idleProbeDue(5 * MS), "a new path is measured at once");
-        p.onIdleProbeSent(5 * MS);
+        p.onIdleProbeSent(5 * MS, PathProber.IDLE_PROBE_INTERVAL_NANOS);
         assertFalse(p.idleProbeDue(6 * MS));
         p.onSend(0, 1, false);
         p.onReply(MS, 0, 7 * MS);
