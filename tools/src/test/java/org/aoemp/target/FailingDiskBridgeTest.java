@@ -196,7 +196,8 @@ class FailingDiskBridgeTest
 
         assertTrue(log.stream().anyMatch(l -> l.matches("SEVERE .*e1\\.1: write of \\d+ sectors at sector \\d+ failed: No space left on "
             + "device; answered with ATA error ABRT.*")), "the target's log names a failed write and ENOSPC: " + String.join("\n", log));
-        assertTrue(log.stream().anyMatch(l -> l.matches("SEVERE .*e1\\.1: read of \\d+ sectors at sector 40\\d\\d failed: .*medium error.*UNC.*")),
+        // the frames over the bad sectors (4083 and 4100 with 17 sectors a frame) fail on parallel workers: either may be the one logged
+        assertTrue(log.stream().anyMatch(l -> l.matches("SEVERE .*e1\\.1: read of \\d+ sectors at sector (40[89]\\d|410\\d) failed: .*medium error.*UNC.*")),
             "the target's log names the failed read: " + String.join("\n", log));
         assertTrue(log.stream().noneMatch(l -> l.contains("AgentRunner")), "no disk error went to the runners' log as a fault: "
             + String.join("\n", log));
