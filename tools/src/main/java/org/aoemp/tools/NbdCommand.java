@@ -359,11 +359,6 @@ final class NbdCommand implements Callable<Integer>
         return new MemoryBlockDevice("memory", bytes);
     }
 
-    static InetSocketAddress parseListen(final String text)
-    {
-        return parseAddress("--listen", text);
-    }
-
     /** {@code HOST:PORT} (an IPv6 host in brackets) for {@code option}, with a clear error naming it. */
     static InetSocketAddress parseAddress(final String option, final String text)
     {

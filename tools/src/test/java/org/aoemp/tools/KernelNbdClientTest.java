@@ -172,11 +172,12 @@ class KernelNbdClientTest
     }
 
     @Test
-    void listenParsingAcceptsHostAndPort()
+    void metricsAddressParsingAcceptsHostAndPort()
     {
-        assertEquals(new InetSocketAddress("127.0.0.1", 10809), NbdCommand.parseListen("127.0.0.1:10809"));
-        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> NbdCommand.parseListen("10809"));
-        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> NbdCommand.parseListen("h:99999"));
+        // --listen is parsed by NbdAccess (HOST:PORT or unix:PATH); HOST:PORT here serves --metrics
+        assertEquals(new InetSocketAddress("127.0.0.1", 10809), NbdCommand.parseAddress("--metrics", "127.0.0.1:10809"));
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> NbdCommand.parseAddress("--metrics", "10809"));
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> NbdCommand.parseAddress("--metrics", "h:99999"));
         assertTrue(Files.isDirectory(Path.of(System.getProperty("java.io.tmpdir"))));
     }
 }
