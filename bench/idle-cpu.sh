@@ -61,22 +61,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-wait_nbd() {
-    local port=$1 pid=$2 name=$3 i
-    for i in $(seq 1 600); do
-        kill -0 "$pid" 2>/dev/null || { cat "$tmp/$name.log" >&2; die "$name exited during start-up"; }
-        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    cat "$tmp/$name.log" >&2
-    die "$name did not listen on port $port within 60 s"
-}
+# shellcheck source=bench/nbd-servers.bash
+. "$repo/bench/nbd-servers.bash"
 
 ip netns add "$ns"
 ip link add "$host_if" type veth peer name "$target_if"
