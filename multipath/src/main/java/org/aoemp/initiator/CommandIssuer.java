@@ -71,6 +71,16 @@ final class CommandIssuer
         return current != null || !retry.isEmpty() || !fenced.isEmpty();
     }
 
+    /**
+     * Whether a newly submitted request could be issued now: a slot is free and some path has
+     * room in its window. When not, a submission cannot make progress until a completion (or the
+     * timer) frees room, so it is no reason for the engine to stay awake.
+     */
+    boolean canTakeNew()
+    {
+        return slots.hasFree() && PathScheduler.forCommand(paths.all()) != null;
+    }
+
     boolean hasFenced()
     {
         return !fenced.isEmpty();

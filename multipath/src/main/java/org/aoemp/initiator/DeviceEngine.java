@@ -77,7 +77,7 @@ final class DeviceEngine implements Agent, ErrorHandler
         this.completed = new MpscAtomicArrayQueue<>(Math.max(2, options.slots()));
         this.retry = new ArrayDeque<>(options.slots());
         this.fences = new WriteFences(options.fenceTimeout().toNanos());
-        this.wakeup = new Wakeup(() -> !submitted.isEmpty() || !completed.isEmpty() || !control.isEmpty());
+        this.wakeup = new Wakeup(this::hasPendingWork);
         this.timer = new RetransmitTimer(address, options, slots, paths, retry, fences);
         final Transmitter transmitter = new Transmitter(address, timer);
         this.completions = new CompletionProcessor(address, completed, slots, retry, commands, timer, counters);
@@ -350,6 +350,16 @@ final class DeviceEngine implements Agent, ErrorHandler
      * deadline (a tick while writes are fenced), at most {@link IdleStrategies#ENGINE_MAX_PARK_NANOS};
      * at rest until the next path probe, at most {@link IdleStrategies#ENGINE_IDLE_PARK_NANOS}.
      */
+    /**
+     * Whether the engine must not park: a completion or a control task waits, or a submitted
+     * request can be issued. With every window full (a deep queue of large requests) submissions
+     * wait for a completion, which wakes the engine; staying awake for them spun a core.
+     */
+    private boolean hasPendingWork()
+    {
+        return !completed.isEmpty() || !control.isEmpty() || !submitted.isEmpty() && issuer.canTakeNew();
+    }
+
     private long parkLimit(final long now)
     {
         if (slots.busy() == 0 && !issuer.hasStarted())
