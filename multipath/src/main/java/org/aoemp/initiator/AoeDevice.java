@@ -359,10 +359,20 @@ public final class AoeDevice implements BlockDevice
     // ---------------------------------------------------------------------------------------
     // Receive path (port receive threads)
 
-    /** A response to an ATA command with a userland tag for this shelf.slot. */
-    void onAtaResponse(final ByteBuffer frame, final int length)
+    /**
+     * A response to an ATA command with a userland tag for this shelf.slot.
+     *
+     * @return true when it completed a command: call {@link #wakeEngine} before the receive thread waits
+     */
+    boolean onAtaResponse(final ByteBuffer frame, final int length)
     {
-        replies.onAtaResponse(frame, length);
+        return replies.onAtaResponse(frame, length);
+    }
+
+    /** After a batch of frames that completed commands of this device: the engine takes them. */
+    void wakeEngine()
+    {
+        replies.wakeEngine();
     }
 
     @Override

@@ -3,6 +3,7 @@ package org.aoemp.initiator;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -850,10 +851,42 @@ public final class Initiator implements AutoCloseable
         private final ConfigHeader config = new ConfigHeader();
         /** When this port last asked after an announcement (its receive thread only). */
         private long lastAnnouncementQuery;
+        /** Devices with completions queued in this batch: their engines are woken at its end (usually one). */
+        private AoeDevice[] replied = new AoeDevice[4];
+        private int repliedCount;
 
         PortReceiver(final Port port)
         {
             this.port = port;
+        }
+
+        private void repliedTo(final AoeDevice d)
+        {
+            for (int i = 0; i < repliedCount; i++)
+            {
+                if (replied[i] == d)
+                {
+                    return;
+                }
+            }
+            if (repliedCount == replied.length)
+            {
+                replied = Arrays.copyOf(replied, repliedCount * 2);  // more devices than ever before on this port
+            }
+            replied[repliedCount++] = d;
+        }
+
+        /** Wakes each engine that got completions in this batch, once. */
+        @Override
+        public void onBatchEnd()
+        {
+            for (int i = 0; i < repliedCount; i++)
+            {
+                final AoeDevice d = replied[i];
+                replied[i] = null;
+                d.wakeEngine();
+            }
+            repliedCount = 0;
         }
 
         @Override
@@ -884,7 +917,10 @@ public final class Initiator implements AutoCloseable
                     final AoeDevice d = findDevice(TargetAddress.key(h.shelf(), h.slot()));
                     if (d != null)
                     {
-                        d.onAtaResponse(frame, length);
+                        if (d.onAtaResponse(frame, length))
+                        {
+                            repliedTo(d);
+                        }
                     }
                     else
                     {

@@ -12,7 +12,10 @@ import org.jctools.queues.atomic.MpscAtomicArrayQueue;
  * names ({@link SlotTable#inFlightFor}), checks that the reply comes from the path's target MAC
  * and carries the data its command asked for, claims the slot ({@code INFLIGHT → RECEIVING}),
  * copies read data straight into the request's buffer, records the status, publishes
- * {@code DONE} and queues the slot for the engine's {@link CompletionProcessor}, waking it.
+ * {@code DONE} and queues the slot for the engine's {@link CompletionProcessor}. The receive
+ * thread wakes the engine once per batch of frames ({@link #wakeEngine}, from
+ * {@link org.aoemp.transport.FrameHandler#onBatchEnd}), not per reply: the engine then takes the
+ * batch's completions together and sends their successors in one {@code sendmmsg}.
  * Replies that lose (late, duplicated, from a stranger, truncated) are counted and dropped.
  *
  * <p>Threading: {@link #onAtaResponse} on the receive thread of any port, several at once; it
@@ -39,8 +42,13 @@ final class ReplyReceiver
         this.counters = counters;
     }
 
-    /** A response to an ATA command with a (non-exchange) userland tag for this device's shelf.slot. */
-    void onAtaResponse(final ByteBuffer frame, final int length)
+    /**
+     * A response to an ATA command with a (non-exchange) userland tag for this device's shelf.slot.
+     *
+     * @return true when it completed a command: the caller must {@link #wakeEngine} before its
+     *         thread waits for more frames
+     */
+    boolean onAtaResponse(final ByteBuffer frame, final int length)
     {
         final AoeHeader h = rxHeader.get().wrap(frame, 0);
         final int tag = h.tag();
@@ -48,7 +56,7 @@ final class ReplyReceiver
         if (s == null)
         {
             counters.staleReply();
-            return;
+            return false;
         }
         final int generation = Slot.generationOf(tag);
         // Fields below were published before INFLIGHT(generation); a recall after our read makes the CAS fail.
@@ -56,7 +64,7 @@ final class ReplyReceiver
         if (path == null || h.src() != path.remoteMac())
         {
             counters.foreignReply();
-            return;
+            return false;
         }
         final boolean isError = h.isError();
         final AtaHeader ata = rxAta.get().wrap(frame, 0);
@@ -66,13 +74,13 @@ final class ReplyReceiver
         if (!isError && length < AtaHeader.DATA_OFFSET + (carriesData && !ata.failed() ? dataBytes : 0))
         {
             counters.truncatedReply();
-            return;
+            return false;
         }
         if (!s.claim(generation, Slot.INFLIGHT, Slot.RECEIVING))
         {
             s.onLateReply(generation);
             counters.staleReply();
-            return;
+            return false;
         }
         s.aoeError = isError ? Math.max(1, h.error()) : 0;
         if (!isError)
@@ -95,6 +103,12 @@ final class ReplyReceiver
         s.replyNanos = System.nanoTime();
         s.publish(Slot.DONE);
         completed.offer(s);
+        return true;
+    }
+
+    /** Ends a park of the engine: completions were queued by {@link #onAtaResponse}. Any thread. */
+    void wakeEngine()
+    {
         engine.wake();
     }
 }

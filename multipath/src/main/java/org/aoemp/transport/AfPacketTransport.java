@@ -367,6 +367,25 @@ public final class AfPacketTransport extends KernelTransport
     private int deliverReceived()
     {
         int n = 0;
+        try
+        {
+            n = deliverFrames();
+        }
+        catch (final HandlerFailure failure)
+        {
+            endBatch(failure);
+            throw failure;
+        }
+        if (n > 0)
+        {
+            endBatch(null);
+        }
+        return n;
+    }
+
+    private int deliverFrames()
+    {
+        int n = 0;
         while (undelivered < received && !closed)
         {
             final int i = undelivered++;

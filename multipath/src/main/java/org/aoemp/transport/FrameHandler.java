@@ -19,4 +19,15 @@ public interface FrameHandler
      *               possibly with trailing padding on real NICs).
      */
     void onFrame(ByteBuffer frame, int length);
+
+    /**
+     * The frames received together so far have all been passed to {@link #onFrame}: a handler may
+     * defer work to here that pays once per batch instead of once per frame (waking a consumer,
+     * sending its replies in one call). Every transport calls it after the last frame of each batch
+     * it received at once, before its thread waits for more (the in-memory hub after each queue
+     * drain, pcap after each frame), also when a frame's handler threw. Receive thread only.
+     */
+    default void onBatchEnd()
+    {
+    }
 }

@@ -447,19 +447,50 @@ public final class MemoryHub implements AutoCloseable
                 }
                 int frames = 0;
                 Slot slot;
-                while (frames < RECEIVE_BATCH && (slot = received.poll()) != null)
+                try
                 {
-                    frames++;
-                    try
+                    while (frames < RECEIVE_BATCH && (slot = received.poll()) != null)
                     {
-                        deliver(slot);
-                    }
-                    finally
-                    {
-                        free.offer(slot);
+                        frames++;
+                        try
+                        {
+                            deliver(slot);
+                        }
+                        finally
+                        {
+                            free.offer(slot);
+                        }
                     }
                 }
+                catch (final HandlerFailure failure)
+                {
+                    endBatch(failure);
+                    throw failure;
+                }
+                if (frames > 0)
+                {
+                    endBatch(null);
+                }
                 return frames;
+            }
+
+            /** {@link FrameHandler#onBatchEnd}: a throw is counted and reported like a frame's (added to {@code pending}'s). */
+            private void endBatch(final HandlerFailure pending)
+            {
+                try
+                {
+                    handler.onBatchEnd();
+                }
+                catch (final Throwable t)
+                {
+                    counters.handlerFailures.increment();
+                    if (pending != null)
+                    {
+                        pending.addSuppressed(t);
+                        return;
+                    }
+                    throw new HandlerFailure(name, t);
+                }
             }
 
             /** A throwing handler loses only this frame: counted, and reported to the runner as a {@link HandlerFailure}. */

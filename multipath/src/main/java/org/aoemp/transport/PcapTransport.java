@@ -271,7 +271,19 @@ public final class PcapTransport extends KernelTransport
         }
         catch (final HandlerFailure e)
         {
+            endBatch(e);
             handlerFailure = e;  // reported by receiveBatch: nothing may throw into libpcap
+            breakLoop();
+            return;
+        }
+        try
+        {
+            // pcap_loop may wait in the kernel for the next frame: each frame is a batch of its own
+            endBatch(null);
+        }
+        catch (final HandlerFailure e)
+        {
+            handlerFailure = e;
             breakLoop();
             return;
         }

@@ -15,10 +15,12 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
+import java.util.Set;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
 
@@ -247,6 +249,63 @@ abstract class FrameTransportContractTest
         {
             assertEquals(i, ByteBuffer.wrap(received.get(i)).getInt(AoeHeader.TAG_OFFSET), "frame order");
         }
+    }
+
+    /** Counts frames and batch ends; throws on the frames whose tag is in {@code throwOn}. */
+    static final class BatchCounter implements FrameHandler
+    {
+        final Set<Integer> throwOn;
+        final AtomicInteger frames = new AtomicInteger();
+        final AtomicInteger batchEnds = new AtomicInteger();
+        /** Frames delivered since the last batch end: 0 once every frame's batch has ended. */
+        final AtomicInteger open = new AtomicInteger();
+
+        BatchCounter(final Set<Integer> throwOn)
+        {
+            this.throwOn = throwOn;
+        }
+
+        @Override
+        public void onFrame(final ByteBuffer frame, final int length)
+        {
+            frames.incrementAndGet();
+            open.incrementAndGet();
+            if (throwOn.contains(frame.getInt(AoeHeader.TAG_OFFSET)))
+            {
+                throw new IllegalStateException("handler fails on purpose");
+            }
+        }
+
+        @Override
+        public void onBatchEnd()
+        {
+            open.set(0);
+            batchEnds.incrementAndGet();
+        }
+    }
+
+    @Test
+    void shouldEndEveryBatchAfterItsLastFrameAlsoWhenAFrameFailed() throws Exception
+    {
+        final FrameTransport a = link().a();
+        final FrameTransport b = link().b();
+        final BatchCounter atB = new BatchCounter(Set.of(7, 150));
+        b.start(atB);
+        final int count = 200;
+        final ByteBuffer[] frames = new ByteBuffer[count];
+        final int[] lengths = new int[count];
+        for (int i = 0; i < count; i++)
+        {
+            frames[i] = direct(frame(b.mac(), a.mac(), 1060, i));
+            frames[i].putInt(AoeHeader.TAG_OFFSET, i);
+            lengths[i] = 1060;
+        }
+        assertEquals(count, a.sendBatch(frames, lengths, count));
+
+        // a handler that defers its work to the batch end (wake-ups, replies) must never be left with frames pending
+        await(() -> atB.frames.get() == count && atB.open.get() == 0,
+            "every frame delivered and its batch ended (frames " + atB.frames.get() + ", since the last end " + atB.open.get() + ")");
+        assertTrue(atB.batchEnds.get() >= 1 && atB.batchEnds.get() <= count, atB.batchEnds.get() + " batch ends for " + count + " frames");
     }
 
     @Test

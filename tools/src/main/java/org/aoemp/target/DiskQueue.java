@@ -85,6 +85,7 @@ final class DiskQueue
     private final AtomicInteger awake;
     /** The watching worker, {@link #CHOOSING}, or null. */
     private final AtomicReference<Object> watcher = new AtomicReference<>();
+    private final int buffers;
 
     /**
      * @param workers how many workers will serve it (the buffer count); each starts awake and
@@ -93,7 +94,7 @@ final class DiskQueue
     DiskQueue(final FrameTransport nic, final int workers)
     {
         this.nic = nic;
-        final int buffers = 2 * workers;
+        this.buffers = 2 * workers;
         free = new MpscAtomicArrayQueue<>(buffers);
         pending = new MpmcAtomicArrayQueue<>(buffers);
         sleepers = new MpmcAtomicArrayQueue<>(Math.max(2, workers));
@@ -103,6 +104,12 @@ final class DiskQueue
         {
             free.offer(new DiskCommand(size));
         }
+    }
+
+    /** How many command buffers there are (twice the workers). */
+    int capacity()
+    {
+        return buffers;
     }
 
     /** Bytes in each command's frame buffer: the NIC's MTU plus the Ethernet header. */

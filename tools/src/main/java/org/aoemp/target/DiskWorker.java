@@ -278,16 +278,23 @@ final class DiskWorker implements Agent
     static void sendReply(final DiskCommand c, final long from, final long nicMac, final int shelf, final int slot, final int status,
         final int error, final int length, final FrameTransport nic, final TargetCounters counters)
     {
+        if (!nic.send(c.frame, buildReply(c, from, nicMac, shelf, slot, status, error, length, counters)))
+        {
+            counters.sendFailures.increment();
+        }
+    }
+
+    /** Turns the command in {@code c.frame} into its reply in place; returns the frame's length to send (padded). */
+    static int buildReply(final DiskCommand c, final long from, final long nicMac, final int shelf, final int slot, final int status,
+        final int error, final int length, final TargetCounters counters)
+    {
         TargetResponder.respond(c.header, from, nicMac, AoeHeader.FLAG_RESPONSE, shelf, slot);
         c.ata.cmdStatus(status).errFeature(error).sectorCount(status == TargetResponder.STATUS_OK ? 0 : c.count);
         if ((status & AtaHeader.STATUS_ERR) != 0)
         {
             counters.ataErrors.increment();
         }
-        if (!nic.send(c.frame, TargetResponder.pad(c.frame, length)))
-        {
-            counters.sendFailures.increment();
-        }
+        return TargetResponder.pad(c.frame, length);
     }
 
     /**

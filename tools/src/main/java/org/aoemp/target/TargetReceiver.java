@@ -12,7 +12,9 @@ import org.aoemp.transport.FrameTransport;
  * IDENTIFY, CHECK POWER, errors) at once from the responder's buffer, and copies a command that
  * needs the disk (read, write, flush) into a free {@link DiskCommand} of the NIC's
  * {@link DiskQueue} for its workers; a read whose data the page cache holds it answers itself
- * ({@link CachedReads}), saving the hand-off to a worker. It never waits: with every buffer of the NIC held, the
+ * ({@link CachedReads}), saving the hand-off to a worker, and sends those replies together at the
+ * end of the receive batch ({@link #onBatchEnd}: one {@code sendmmsg} for the batch, which also
+ * lets the initiator take them in one wake-up). It never waits: with every buffer of the NIC held, the
  * command is dropped (counted in {@code busyDrops}), as the protocol allows. Nothing is
  * allocated and nothing locks per frame.
  *
@@ -28,6 +30,11 @@ final class TargetReceiver implements FrameHandler
     private final CachedReads.Reader cachedReads;
     private final int shelf;
     private final int slot;
+    /** Cached-read replies built in this batch, sent at its end; their buffers are held until then. */
+    private final DiskCommand[] batched;
+    private final ByteBuffer[] batchedFrames;
+    private final int[] batchedLengths;
+    private int batchedCount;
 
     /**
      * @param cachedReads reads the page cache can serve, answered here without the workers; null: every read goes to them
@@ -42,6 +49,9 @@ final class TargetReceiver implements FrameHandler
         this.cachedReads = cachedReads;
         this.shelf = shelf;
         this.slot = slot;
+        this.batched = new DiskCommand[disk.capacity()];
+        this.batchedFrames = new ByteBuffer[batched.length];
+        this.batchedLengths = new int[batched.length];
     }
 
     @Override
@@ -66,7 +76,12 @@ final class TargetReceiver implements FrameHandler
     /** Copies the command into a free buffer and queues it for the workers; drops it when none is free. */
     private void dispatch(final ByteBuffer frame)
     {
-        final DiskCommand c = disk.claim();
+        DiskCommand c = disk.claim();
+        if (c == null && batchedCount > 0)
+        {
+            sendBatched();  // the buffers held for this batch's replies come free
+            c = disk.claim();
+        }
         if (c == null)
         {
             counters.busyDrops.increment();
@@ -80,11 +95,51 @@ final class TargetReceiver implements FrameHandler
         {
             counters.sectorsRead.add(c.count);
             counters.readsOnReceiveThread.increment();
-            DiskWorker.sendReply(c, c.header.src(), nic.mac(), shelf, slot, TargetResponder.STATUS_OK, 0,
-                AtaHeader.DATA_OFFSET + c.count * AtaHeader.SECTOR_SIZE, nic, counters);
-            disk.release(c);
+            final int length = DiskWorker.buildReply(c, c.header.src(), nic.mac(), shelf, slot, TargetResponder.STATUS_OK, 0,
+                AtaHeader.DATA_OFFSET + c.count * AtaHeader.SECTOR_SIZE, counters);
+            batched[batchedCount] = c;
+            batchedFrames[batchedCount] = c.frame;
+            batchedLengths[batchedCount] = length;
+            batchedCount++;
             return;
         }
         disk.submit(c);
+    }
+
+    /** The receive batch is over: the cached-read replies it built go out in one call. */
+    @Override
+    public void onBatchEnd()
+    {
+        if (batchedCount > 0)
+        {
+            sendBatched();
+        }
+    }
+
+    private void sendBatched()
+    {
+        final int count = batchedCount;
+        batchedCount = 0;
+        int sent = 0;
+        try
+        {
+            sent = nic.sendBatch(batchedFrames, batchedLengths, count);
+            // a refused frame ends sendBatch's prefix: try the rest one by one, each refusal counted (the initiator resends)
+            for (int i = sent; i < count; i++)
+            {
+                if (!nic.send(batchedFrames[i], batchedLengths[i]))
+                {
+                    counters.sendFailures.increment();
+                }
+            }
+        }
+        finally
+        {
+            for (int i = 0; i < count; i++)
+            {
+                disk.release(batched[i]);
+                batched[i] = null;
+            }
+        }
     }
 }

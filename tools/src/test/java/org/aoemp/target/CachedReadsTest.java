@@ -87,6 +87,41 @@ class CachedReadsTest
     }
 
     @Test
+    void shouldAnswerMoreCachedReadsInOneBatchThanTheTargetHasBuffers() throws Exception
+    {
+        final Path disk = PatternDisk.write(dir.resolve("disk.img"), SECTORS);
+        hub = new MemoryHub();
+        final long targetMac = 0x02_00_00_00_00_02L;
+        final HubPeer peer = new HubPeer(hub, "peer", 0x02_00_00_00_00_A0L, 9000);
+        // 2 buffers advertised, 4 held: replies built in one receive batch hold theirs until the batch ends
+        target = AoeTarget.start(TargetOptions.of(1, 2, disk).withBufferCount(2), List.of(hub.attach("tgt", targetMac, 9000)));
+        final int count = 24;
+        final int sectors = 16;
+        final ByteBuffer[] frames = new ByteBuffer[count];
+        final int[] lengths = new int[count];
+        final int[] tags = new int[count];
+        for (int i = 0; i < count; i++)
+        {
+            tags[i] = peer.nextTag();
+            frames[i] = peer.ata(targetMac, 1, 2, tags[i], AtaHeader.AFLAG_LBA48, AtaHeader.ATA_READ_EXT, sectors, (long)sectors * i, null);
+            lengths[i] = 60;
+        }
+        assertEquals(count, peer.nic.sendBatch(frames, lengths, count));
+
+        for (int i = 0; i < count; i++)
+        {
+            final ByteBuffer reply = peer.reply(tags[i]);
+            final AtaHeader ata = new AtaHeader().wrap(reply, 0);
+            assertEquals(0, ata.errFeature(), "read " + i + " failed");
+            for (int b = 0; b < sectors * SECTOR; b++)
+            {
+                assertEquals(PatternDisk.pattern(sectors * i + b / SECTOR), reply.get(AtaHeader.DATA_OFFSET + b), "read " + i + ", byte " + b);
+            }
+        }
+        assertTrue(target.readsOnReceiveThread() > 4, target.readsOnReceiveThread() + " reads answered on the receive thread");
+    }
+
+    @Test
     void shouldLeaveATestsOwnChannelToTheWorkers() throws Exception
     {
         final Path disk = PatternDisk.write(dir.resolve("disk.img"), SECTORS);
