@@ -110,34 +110,31 @@ names+=(nbdkit)
 start_pair bridge "$jar" "$shelf" "$tmp/disk.img"
 [ -z "$BASELINE_JAR" ] || start_pair base "$BASELINE_JAR" $(( (shelf + 1) % 65000 )) "$tmp/base.img"
 
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-# thread_ticks PID: "tid:name ticks" per thread
-thread_ticks() {
+# thread_ns PID: "tid:name ns" per thread, the time each has run on a CPU from
+# /proc/PID/task/TID/schedstat (nanoseconds; the tick counts of /proc/PID/stat are 10 ms samples,
+# too coarse for a few ms in a minute). A thread that ends within the window is not counted.
+thread_ns() {
     local t
     for t in /proc/"$1"/task/*; do
-        awk '{ s = $0; sub(/^[^(]*\(/, "", s); sub(/\)[^)]*$/, "", s); gsub(/ /, "_", s)
-               n = split($0, f, ") "); split(f[n], g, " "); print $1 ":" s, g[12] + g[13] }' "$t/stat" 2>/dev/null || true
+        { read -r name <"$t/comm" && read -r ns _ <"$t/schedstat" && echo "${t##*/}:${name// /_} $ns"; } 2>/dev/null || true
     done
 }
 
 log "settling for ${SETTLE}s, then measuring ${DURATION}s of rest"
 sleep "$SETTLE"
-declare -A before
 for n in "${names[@]}"; do
-    before[$n]=$(ticks "${pid_of[$n]}")
-    thread_ticks "${pid_of[$n]}" | sort >"$tmp/$n.threads.0"
+    thread_ns "${pid_of[$n]}" | sort >"$tmp/$n.threads.0"
 done
 sleep "$DURATION"
-hz=$(getconf CLK_TCK)
 echo "| server at rest (${DURATION} s, one idle client) | CPU ms | % of a core | busiest threads (ms) |"
 echo "|---|---:|---:|---|"
 for n in "${names[@]}"; do
-    after=$(ticks "${pid_of[$n]}")
-    thread_ticks "${pid_of[$n]}" | sort >"$tmp/$n.threads.1"
-    ms=$(( (after - before[$n]) * 1000 / hz ))
-    busiest=$(join "$tmp/$n.threads.0" "$tmp/$n.threads.1" 2>/dev/null \
-        | awk -v hz="$hz" '{ d = ($3 - $2) * 1000 / hz; sub(/^[0-9]+:/, "", $1); if (d > 0) print d, $1 }' | sort -rn | head -4 \
-        | awk '{ printf "%s%s %d", (NR > 1 ? ", " : ""), $2, $1 }')
-    pct=$(python3 -c "print(f'{$ms / ($DURATION * 10):.2f}')")
+    thread_ns "${pid_of[$n]}" | sort >"$tmp/$n.threads.1"
+    # threads born within the window count from 0
+    join -a 2 -e 0 -o 0,1.2,2.2 "$tmp/$n.threads.0" "$tmp/$n.threads.1" | awk '{ print $1, $3 - $2 }' >"$tmp/$n.delta"
+    ms=$(awk '{ s += $2 } END { printf "%.1f", s / 1e6 }' "$tmp/$n.delta")
+    busiest=$(awk '$2 >= 1e5 { name = $1; sub(/^[0-9]+:/, "", name); printf "%.1f %s\n", $2 / 1e6, name }' "$tmp/$n.delta" \
+        | sort -rn | head -4 | awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $1 }')
+    pct=$(python3 -c "print(f'{$ms / ($DURATION * 10):.3f}')")
     echo "| $n | $ms | $pct | ${busiest:-none} |"
 done
