@@ -277,28 +277,10 @@ abstract class KernelTransport implements FrameTransport
         }
     }
 
-    /**
-     * Tells the handler that the frames received together have all been delivered
-     * ({@link FrameHandler#onBatchEnd}). A throwing handler is counted and reported as a
-     * {@link HandlerFailure}, like a frame's; after a frame's failure ({@code pending} not null) it
-     * is added to that one instead. Receive thread only.
-     */
+    /** {@link HandlerFailure#endBatch} for this transport's handler. Receive thread only. */
     final void endBatch(final HandlerFailure pending)
     {
-        try
-        {
-            handler.onBatchEnd();
-        }
-        catch (final Throwable t)
-        {
-            counters.handlerFailures.increment();
-            if (pending != null)
-            {
-                pending.addSuppressed(t);
-                return;
-            }
-            throw new HandlerFailure(name, t);
-        }
+        HandlerFailure.endBatch(handler, counters, name, pending);
     }
 
     /** For constructors that fail after this one ran: gives up the link-state handle. */

@@ -464,33 +464,14 @@ public final class MemoryHub implements AutoCloseable
                 }
                 catch (final HandlerFailure failure)
                 {
-                    endBatch(failure);
+                    HandlerFailure.endBatch(handler, counters, name, failure);
                     throw failure;
                 }
                 if (frames > 0)
                 {
-                    endBatch(null);
+                    HandlerFailure.endBatch(handler, counters, name, null);
                 }
                 return frames;
-            }
-
-            /** {@link FrameHandler#onBatchEnd}: a throw is counted and reported like a frame's (added to {@code pending}'s). */
-            private void endBatch(final HandlerFailure pending)
-            {
-                try
-                {
-                    handler.onBatchEnd();
-                }
-                catch (final Throwable t)
-                {
-                    counters.handlerFailures.increment();
-                    if (pending != null)
-                    {
-                        pending.addSuppressed(t);
-                        return;
-                    }
-                    throw new HandlerFailure(name, t);
-                }
             }
 
             /** A throwing handler loses only this frame: counted, and reported to the runner as a {@link HandlerFailure}. */
