@@ -352,12 +352,14 @@ final class DeviceEngine implements Agent, ErrorHandler
      */
     /**
      * Whether the engine must not park: a completion or a control task waits, or a submitted
-     * request can be issued. With every window full (a deep queue of large requests) submissions
-     * wait for a completion, which wakes the engine; staying awake for them spun a core.
+     * request can make progress: be issued, or be failed at once because the device is dead or
+     * has given up. With every window full (a deep queue of large requests) submissions wait for
+     * a completion, which wakes the engine; staying awake for them spun a core.
      */
     private boolean hasPendingWork()
     {
-        return !completed.isEmpty() || !control.isEmpty() || !submitted.isEmpty() && issuer.canTakeNew();
+        return !completed.isEmpty() || !control.isEmpty()
+            || !submitted.isEmpty() && (givenUp || timer.isDead() || issuer.canTakeNew());
     }
 
     private long parkLimit(final long now)

@@ -310,6 +310,10 @@ class AoeDeviceFaultTest
         assertTrue(ms >= 600, "failed after dead-after, not before: took " + ms + " ms");
         final PathState state = device.pathStats().get(0).state();
         assertTrue(state == PathState.DOWN || state == PathState.PROBING, "path is down or probing, was " + state);
+        // while dead, a new request is failed by the engine (woken for it although no path has room), not held
+        final ExecutionException again = org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class,
+            () -> device.readAsync(4096, ByteBuffer.allocate(4096)).get(60, TimeUnit.SECONDS));
+        assertEquals(IoError.EIO, ((IoError)again.getCause()).errno());
 
         target.script((n, cmd, lba, sectors) -> Fate.SEND);
         Await.reached(Duration.ofSeconds(10), () -> device.pathStats().get(0).state() == PathState.UP);
