@@ -120,10 +120,9 @@ final class TargetReceiver implements FrameHandler
     {
         final int count = batchedCount;
         batchedCount = 0;
-        int sent = 0;
         try
         {
-            sent = nic.sendBatch(batchedFrames, batchedLengths, count);
+            final int sent = nic.sendBatch(batchedFrames, batchedLengths, count);
             // a refused frame ends sendBatch's prefix: try the rest one by one, each refusal counted (the initiator resends)
             for (int i = sent; i < count; i++)
             {
