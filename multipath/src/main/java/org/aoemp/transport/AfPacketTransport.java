@@ -806,7 +806,7 @@ public final class AfPacketTransport extends KernelTransport
         static final class SenderState
         {
             /** Direct buffers remembered per sending thread (a power of two). */
-            static final int DIRECT_CACHE_SIZE = 1024;
+            static final int DIRECT_CACHE_SIZE = 2048;
             /** Frames per sendmmsg. */
             static final int BATCH = 64;
             /** struct mmsghdr on LP64: struct msghdr (56 bytes) + unsigned msg_len, padded to 64. */
@@ -825,9 +825,8 @@ public final class AfPacketTransport extends KernelTransport
             final MemorySegment errno;
             private final MemorySegment staging;
             private final ByteBuffer stagingView;
-            /** Direct-mapped by identity hash: the direct buffers this thread sent from lately, and their segments. */
-            private final ByteBuffer[] directBuffers = new ByteBuffer[DIRECT_CACHE_SIZE];
-            private final MemorySegment[] directSegments = new MemorySegment[DIRECT_CACHE_SIZE];
+            /** The direct buffers this thread sent from lately, and their segments. */
+            private final DirectSegmentCache directSegments = new DirectSegmentCache(DIRECT_CACHE_SIZE);
 
             SenderState()
             {
@@ -859,32 +858,17 @@ public final class AfPacketTransport extends KernelTransport
                         return false;
                     }
                     final long iov = i * IOVEC_BYTES;
-                    iovecs.set(JAVA_LONG, iov, directSegment(frame).address());
+                    iovecs.set(JAVA_LONG, iov, directSegments.segment(frame).address());
                     iovecs.set(JAVA_LONG, iov + 8, length);
                 }
                 return true;
             }
 
-            /** The segment spanning all of the direct buffer {@code frame}, from the per-thread cache. */
-            private MemorySegment directSegment(final ByteBuffer frame)
-            {
-                final int i = System.identityHashCode(frame) & (DIRECT_CACHE_SIZE - 1);
-                if (directBuffers[i] != frame)
-                {
-                    directSegments[i] = MemorySegment.ofBuffer(frame.duplicate().clear());
-                    directBuffers[i] = frame;
-                }
-                return directSegments[i];
-            }
-
             /**
              * Native memory holding bytes {@code [0, length)} of {@code frame}, or null when they do
-             * not fit. A direct buffer is used in place; its segment (spanning the whole buffer,
-             * whatever its position) is remembered in a small cache keyed by the buffer's identity,
-             * so a thread that sends from a rotating set of frame buffers (a send queue's ring)
-             * creates no garbage; one slot per buffer, replaced on a collision, so the cache keeps
-             * at most {@value #DIRECT_CACHE_SIZE} buffers reachable. The cached segment keeps the
-             * buffer's own liveness checks.
+             * not fit. A direct buffer is used in place, through its segment from this thread's
+             * {@link DirectSegmentCache} (at most {@value #DIRECT_CACHE_SIZE} buffers), so a thread
+             * that sends from a rotating set of frame buffers creates no garbage.
              */
             MemorySegment source(final ByteBuffer frame, final int length)
             {
@@ -894,7 +878,7 @@ public final class AfPacketTransport extends KernelTransport
                 }
                 if (frame.isDirect())
                 {
-                    return directSegment(frame);
+                    return directSegments.segment(frame);
                 }
                 if (length > STAGING_BYTES)
                 {
