@@ -270,18 +270,6 @@ public final class AfPacketTransport extends KernelTransport
         }
     }
 
-    private int sendOneByOne(final ByteBuffer[] frames, final int[] lengths, final int from, final int to)
-    {
-        for (int i = from; i < to; i++)
-        {
-            if (!send(frames[i], lengths[i]))
-            {
-                return i - from;
-            }
-        }
-        return to - from;
-    }
-
     /** errno of the most recent failed send, 0 if none failed yet; for diagnostics. */
     public int lastSendErrno()
     {

@@ -55,14 +55,24 @@ public interface FrameTransport extends AutoCloseable
      */
     default int sendBatch(final ByteBuffer[] frames, final int[] lengths, final int count)
     {
-        for (int i = 0; i < count; i++)
+        return sendOneByOne(frames, lengths, 0, count);
+    }
+
+    /**
+     * Sends {@code frames[from..to)} with {@link #send}, one call each, and returns how many went
+     * out; the first one refused ends it. The default {@link #sendBatch}, and the fallback of a
+     * batching transport for frames it cannot batch.
+     */
+    default int sendOneByOne(final ByteBuffer[] frames, final int[] lengths, final int from, final int to)
+    {
+        for (int i = from; i < to; i++)
         {
             if (!send(frames[i], lengths[i]))
             {
-                return i;
+                return i - from;
             }
         }
-        return count;
+        return to - from;
     }
 
     /**
