@@ -80,11 +80,27 @@ public sealed interface ListenAddress permits ListenAddress.Tcp, ListenAddress.U
             }
             return new Unix(Path.of(path));
         }
+        return tcp(text, "HOST:PORT or unix:PATH, e.g. 127.0.0.1:10809 or unix:/run/aoe/nbd.sock");
+    }
+
+    /**
+     * {@code HOST:PORT} or {@code [IPV6]:PORT}, not a Unix socket: for endpoints that are TCP only
+     * (the Prometheus metrics server). Pure, as {@link #parse}.
+     *
+     * @throws IllegalArgumentException with a message that shows the accepted form
+     */
+    static Tcp parseTcp(final String text)
+    {
+        Objects.requireNonNull(text, "text");
+        return tcp(text, "HOST:PORT, e.g. 127.0.0.1:9810");
+    }
+
+    private static Tcp tcp(final String text, final String forms)
+    {
         final int colon = text.lastIndexOf(':');
         if (colon <= 0)
         {
-            throw new IllegalArgumentException("expected HOST:PORT or unix:PATH, e.g. 127.0.0.1:10809 or unix:/run/aoe/nbd.sock (got '"
-                + text + "')");
+            throw new IllegalArgumentException("expected " + forms + " (got '" + text + "')");
         }
         String host = text.substring(0, colon);
         if (host.startsWith("[") && host.endsWith("]"))

@@ -85,6 +85,18 @@ class AccessControlTest
     }
 
     @Test
+    void parseTcpShouldTakeHostAndPortButNotAUnixSocket()
+    {
+        assertEquals(new ListenAddress.Tcp("::1", 9810), ListenAddress.parseTcp("[::1]:9810"));
+        assertEquals(new ListenAddress.Tcp("127.0.0.1", 0), ListenAddress.parseTcp("127.0.0.1:0"));
+        final IllegalArgumentException unix = assertThrows(IllegalArgumentException.class,
+            () -> ListenAddress.parseTcp("unix:/run/aoe/metrics.sock"));
+        assertTrue(unix.getMessage().contains("bad port"), unix.getMessage());
+        final IllegalArgumentException noPort = assertThrows(IllegalArgumentException.class, () -> ListenAddress.parseTcp("9810"));
+        assertTrue(noPort.getMessage().startsWith("expected HOST:PORT, e.g."), noPort.getMessage());
+    }
+
+    @Test
     void aTcpClientOutsideTheAllowListShouldBeClosedBeforeTheGreeting() throws Exception
     {
         server = NbdServer.builder().listen(new InetSocketAddress(InetAddress.getByName("127.0.0.1"), 0))

@@ -20,6 +20,7 @@ import org.aoemp.initiator.DeviceOptions;
 import org.aoemp.initiator.Initiator;
 import org.aoemp.initiator.TargetAddress;
 import org.aoemp.initiator.TargetDirectory;
+import org.aoemp.nbd.ListenAddress;
 import org.aoemp.nbd.NbdServer;
 import org.aoemp.tools.serve.FlushTracker;
 import org.aoemp.tools.serve.ShutdownCoordinator;
@@ -362,25 +363,13 @@ final class NbdCommand implements Callable<Integer>
     /** {@code HOST:PORT} (an IPv6 host in brackets) for {@code option}, with a clear error naming it. */
     static InetSocketAddress parseAddress(final String option, final String text)
     {
-        final int colon = text.lastIndexOf(':');
-        if (colon <= 0)
-        {
-            throw new IllegalArgumentException(option + " takes HOST:PORT, e.g. 127.0.0.1:" + ("--metrics".equals(option) ? 9810 : 10809)
-                + " (got '" + text + "')");
-        }
-        final String host = text.substring(0, colon).replace("[", "").replace("]", "");
         try
         {
-            final int port = Integer.parseInt(text.substring(colon + 1));
-            if (port < 0 || port > 65535)
-            {
-                throw new NumberFormatException();
-            }
-            return new InetSocketAddress(host, port);
+            return ListenAddress.parseTcp(text).resolve();
         }
-        catch (final NumberFormatException e)
+        catch (final IllegalArgumentException e)
         {
-            throw new IllegalArgumentException("bad port in " + option + " '" + text + "'");
+            throw new IllegalArgumentException(option + ": " + e.getMessage(), e);
         }
     }
 

@@ -177,7 +177,9 @@ class KernelNbdClientTest
         // --listen is parsed by NbdAccess (HOST:PORT or unix:PATH); HOST:PORT here serves --metrics
         assertEquals(new InetSocketAddress("127.0.0.1", 10809), NbdCommand.parseAddress("--metrics", "127.0.0.1:10809"));
         org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> NbdCommand.parseAddress("--metrics", "10809"));
-        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> NbdCommand.parseAddress("--metrics", "h:99999"));
+        final IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+            () -> NbdCommand.parseAddress("--metrics", "h:99999"));
+        assertTrue(e.getMessage().startsWith("--metrics: port out of range"), e.getMessage());
         assertTrue(Files.isDirectory(Path.of(System.getProperty("java.io.tmpdir"))));
     }
 }

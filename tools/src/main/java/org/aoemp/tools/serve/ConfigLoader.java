@@ -526,27 +526,9 @@ public final class ConfigLoader
 
     private static InetSocketAddress address(final String text)
     {
-        final int colon = text.lastIndexOf(':');
-        if (colon <= 0)
-        {
-            throw new IllegalArgumentException("expected HOST:PORT, e.g. \"127.0.0.1:10809\" (got '" + text + "')");
-        }
-        final String host = text.substring(0, colon).replace("[", "").replace("]", "");
-        final int port;
-        try
-        {
-            port = Integer.parseInt(text.substring(colon + 1));
-        }
-        catch (final NumberFormatException e)
-        {
-            throw new IllegalArgumentException("bad port in '" + text + "'");
-        }
-        if (port < 0 || port > 65535)
-        {
-            throw new IllegalArgumentException("port out of range 0..65535 in '" + text + "'");
-        }
+        final ListenAddress.Tcp tcp = ListenAddress.parseTcp(text);
         // Unresolved: checking must not depend on name service; the server resolves when it binds.
-        return InetSocketAddress.createUnresolved(host, port);
+        return InetSocketAddress.createUnresolved(tcp.host(), tcp.port());
     }
 
     private String string(final TomlTable t, final String name, final String prefix, final boolean required)
