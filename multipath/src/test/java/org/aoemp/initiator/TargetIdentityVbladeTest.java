@@ -75,6 +75,16 @@ class TargetIdentityVbladeTest
         initiator = Initiator.open("afpacket", List.of(rig.initiatorIf(0), rig.initiatorIf(1)), Duration.ofSeconds(2));
     }
 
+    /** Waits until discovery has heard both target MACs for e6.1. */
+    private void awaitBothHeard()
+    {
+        Await.until(WITHIN, () ->
+        {
+            final TargetDirectory.Target t = initiator.directory().get(E6_1);
+            return t != null && t.endpoints().stream().mapToLong(TargetDirectory.Endpoint::mac).distinct().count() == 2;
+        }, () -> "both vblades answered discovery: " + initiator.directory().get(E6_1));
+    }
+
     /** Waits until both target MACs have answered IDENTIFY for {@code d}. */
     private static void awaitBothJudged(final AoeDevice d)
     {
@@ -101,6 +111,9 @@ class TargetIdentityVbladeTest
         rig.startVblade(6, 1, 0, small);
         rig.startVblade(6, 1, 1, large);
         startInitiator();
+        // both present when the device opens: which disk it takes must not depend on which answered first
+        // (a vblade that answers after open's settling time is judged later, and cannot be the one opened)
+        awaitBothHeard();
         final AoeDevice d = initiator.open(E6_1, DeviceOptions.defaults());
         awaitBothJudged(d);
 
