@@ -32,7 +32,12 @@ final class IdentityVerifier implements Agent
     static final long ATTEMPT_MILLIS = 300;
     static final int ATTEMPTS = 5;
     private static final long ATTEMPT_NANOS = TimeUnit.MILLISECONDS.toNanos(ATTEMPT_MILLIS);
-    private static final long IDLE_PARK_NANOS = TimeUnit.SECONDS.toNanos(1);
+    /**
+     * The longest park with no check in progress. A check asked for wakes the agent at once (no
+     * lost wake-ups, see {@link Wakeup}), so this is only a safety net; at 1 s it cost a bridge at
+     * rest a wake-up a second.
+     */
+    static final long IDLE_PARK_NANOS = TimeUnit.SECONDS.toNanos(30);
 
     private final Initiator initiator;
     private final ConcurrentLinkedQueue<Check> requested = new ConcurrentLinkedQueue<>();

@@ -94,7 +94,7 @@ public final class Initiator implements AutoCloseable
         }
         // an error loses at most one check; the next config reply from that MAC asks again
         this.identityRunner = new AgentRunner(identityVerifier, IdleStrategies.discovery(identityVerifier.wakeup,
-            Duration.ofSeconds(1)), error -> { });
+            Duration.ofNanos(IdentityVerifier.IDLE_PARK_NANOS)), error -> { });
     }
 
     /**
