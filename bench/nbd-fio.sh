@@ -22,6 +22,9 @@
 #   (its own target from the same jar, or vblade, on the same veth), measured in the same rounds,
 #   and a table of this build against it: before/after of a change, side by side.
 #   ONLY="randread 4k 32" measures that one workload (RW BS QD), e.g. with more ROUNDS.
+#   TARGET_OPTS='-b 64' and BASELINE_TARGET_OPTS='-b 16' are added to the command line of the
+#   target and of the baseline's target (ours or vblade): with BASELINE_JAR=tools/target/aoe.jar
+#   they compare two settings of one build side by side.
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
@@ -31,6 +34,8 @@ SIZE=${SIZE:-512M}
 AOE_TARGET=${AOE_TARGET:-aoe}
 BASELINE_JAR=${BASELINE_JAR:-}
 ONLY=${ONLY:-}
+TARGET_OPTS=${TARGET_OPTS:-}
+BASELINE_TARGET_OPTS=${BASELINE_TARGET_OPTS:-}
 BRIDGE_JVM_OPTS=${BRIDGE_JVM_OPTS:-}
 for arg in "$@"; do
     case "$arg" in
@@ -113,18 +118,20 @@ bridge_jvm=("$java" --enable-native-access=ALL-UNNAMED)
 # shellcheck disable=SC2206
 [ -z "$BRIDGE_JVM_OPTS" ] || bridge_jvm+=($BRIDGE_JVM_OPTS)
 
-# start_target JAR SHELF FILE LOG: our target from JAR (or vblade) in the netns; sets target_pid.
+# start_target JAR SHELF FILE LOG [OPTION...]: our target from JAR (or vblade) in the netns, with
+# the options after LOG (vblade takes -b N too); sets target_pid.
 start_target() {
     if [ "$AOE_TARGET" = aoe ]; then
         ip netns exec "$ns" "$java" --enable-native-access=ALL-UNNAMED -jar "$1" \
-            target "$2" "$slot" "$3" -i "$target_if" >"$4" 2>&1 &
+            target "$2" "$slot" "$3" -i "$target_if" "${@:5}" >"$4" 2>&1 &
     else
-        ip netns exec "$ns" vblade "$2" "$slot" "$target_if" "$3" >"$4" 2>&1 &
+        ip netns exec "$ns" vblade "${@:5}" "$2" "$slot" "$target_if" "$3" >"$4" 2>&1 &
     fi
     pids+=($!)
     target_pid=$!
 }
-start_target "$jar" "$shelf" "$tmp/disk/disk.img" "$tmp/target.log"
+# shellcheck disable=SC2086
+start_target "$jar" "$shelf" "$tmp/disk/disk.img" "$tmp/target.log" $TARGET_OPTS
 
 nbdkit -f -i 127.0.0.1 -p "${port[nbdkit]}" memory "$SIZE" >"$tmp/nbdkit.log" 2>&1 &
 pids+=($!)
@@ -147,7 +154,8 @@ wait_nbd "${port[aoe]}" $! aoe
 servers=(nbdkit bridge aoe)
 if [ -n "$BASELINE_JAR" ]; then
     base_shelf=$(( (shelf + 1) % 65000 ))
-    start_target "$BASELINE_JAR" "$base_shelf" "$tmp/disk/base.img" "$tmp/target-base.log"
+    # shellcheck disable=SC2086
+    start_target "$BASELINE_JAR" "$base_shelf" "$tmp/disk/base.img" "$tmp/target-base.log" $BASELINE_TARGET_OPTS
     base_target_pid=$target_pid
     "${bridge_jvm[@]}" -jar "$BASELINE_JAR" nbd "e$base_shelf.$slot" -i "$host_if" -t 30s \
         --listen "127.0.0.1:${port[aoe-base]}" >"$tmp/aoe-base.log" 2>&1 &
@@ -219,15 +227,19 @@ echo "$started, $(nproc) vCPUs ($cpu_model), kernel $(uname -r), $(fio --version
      "(other work shared the machine). $ROUNDS round(s) of ${RUNTIME} s + ${RAMP} s ramp per cell, servers interleaved;" \
      "cells are the median over the rounds (IOPS min–max in parentheses)."
 echo
-python3 - "$raw" "$ROUNDS" "$AOE_TARGET" "$(getconf CLK_TCK)" "$(basename "${BASELINE_JAR:-none}")" <<'EOF'
+python3 - "$raw" "$ROUNDS" "$AOE_TARGET" "$(getconf CLK_TCK)" "$(basename "${BASELINE_JAR:-none}")" "$TARGET_OPTS" \
+    "$BASELINE_TARGET_OPTS" <<'EOF'
 import glob, json, os, statistics, sys
 
 raw, rounds, aoe_target, hz, baseline = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5]
+target_opts, baseline_target_opts = sys.argv[6], sys.argv[7]
 workloads = [("randread", "4k", "1"), ("randread", "4k", "32"), ("randwrite", "4k", "32"), ("read", "1M", "8")]
 names = {"nbdkit": "nbdkit memory",
          "bridge": "bridge, `--backend memory`",
-         "aoe": "bridge over AoE (" + ("`aoe target`" if aoe_target == "aoe" else "vblade") + ", veth MTU 9000)",
-         "aoe-base": "the same from `" + baseline + "` (baseline)"}
+         "aoe": "bridge over AoE (" + ("`aoe target`" if aoe_target == "aoe" else "vblade")
+                + (" `" + target_opts + "`" if target_opts else "") + ", veth MTU 9000)",
+         "aoe-base": "the same from `" + baseline + "`" + (" with target `" + baseline_target_opts + "`" if baseline_target_opts else "")
+                     + " (baseline)"}
 
 def load(server, w):
     out = {}
