@@ -298,6 +298,7 @@ final class DeviceEngine implements Agent, ErrorHandler
             }
             for (final Path p : paths.all())
             {
+                work += p.onSpuriousTimeouts(now) ? 1 : 0;
                 p.flushLog(now);
             }
         }

@@ -1,5 +1,9 @@
 package org.aoemp.initiator;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.concurrent.TimeUnit;
+
 import org.aoemp.protocol.MacAddress;
 
 /**
@@ -8,7 +12,8 @@ import org.aoemp.protocol.MacAddress;
  * flight, and the RTT estimate.
  *
  * <p>The window: slow start from half the target's buffer count, +1 per reply below ssthresh,
- * +1 per full window above it; on a timeout ssthresh = window/2 and window = 1; never above the
+ * +1 per full window above it; on a timeout event ssthresh = window/2 and window = 1 (commands
+ * that time out together are one event, see {@link #onTimeout(int, long, long, long)}); never above the
  * buffer count (the target's queue depth, from its config reply).
  *
  * <p>States: UP carries traffic; a timeout makes it SUSPECT (still carrying, window collapsed);
@@ -22,12 +27,34 @@ import org.aoemp.protocol.MacAddress;
  * DOWN before a failover relies on it. A lost idle probe counts as a timeout in a row (SUSPECT,
  * then DOWN at {@code downAfterTimeouts}) but touches neither the window nor the RTO.
  *
+ * <p>Spurious timeouts: a reply to a command that timed out, arriving after all, proves the
+ * command was slow, not lost. A receive thread reports its round trip ({@link #onLateReply}); the
+ * engine then raises the RTO floor ({@link RttEstimator#raiseFloor}), gives back half the
+ * window the run of timeouts began with, and clears the run of timeouts, so a host or target that was
+ * busy for longer than the RTO does not take a live path DOWN.
+ *
  * <p>Threading: the device's engine thread alone writes every field and calls every method
- * that is not public; monitoring threads read the volatile fields through the public getters
- * and {@link #stats}.
+ * that is not public, except {@link #onLateReply} (receive threads); monitoring threads read the
+ * volatile fields through the public getters and {@link #stats}.
  */
 public final class Path
 {
+    private static final VarHandle LATE_RTT;
+    /** Log the raised floor of a path at most this often. */
+    private static final long FLOOR_LOG_INTERVAL_NANOS = TimeUnit.MINUTES.toNanos(1);
+
+    static
+    {
+        try
+        {
+            LATE_RTT = MethodHandles.lookup().findVarHandle(Path.class, "lateRttNanos", long.class);
+        }
+        catch (final ReflectiveOperationException e)
+        {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
     private final int index;
     private final Port port;
     private final long remoteMac;
@@ -45,6 +72,11 @@ public final class Path
     private int windowCredit;
     private volatile int inFlight;
     private int consecutiveTimeouts;
+    /** When the last timeout event began (engine); commands sent before it that time out belong to it. */
+    private long timeoutEventNanos;
+    private boolean timeoutEventSeen;
+    /** The window when the current run of timeouts began (a spurious timeout gives half of it back). */
+    private int windowBeforeTimeouts = 1;
     /** When the last reply came ({@link System#nanoTime}); volatile for {@link #stats}. */
     private volatile long lastReplyNanos;
     /** When a refused frame last made the engine read the link state (engine thread). */
@@ -69,6 +101,11 @@ public final class Path
     private volatile long timeouts;
     private volatile long maxSectorsSent;
     private volatile long stateChanges;
+    private volatile long spuriousTimeouts;
+    /** The longest round trip of a late reply to a timed-out command since the engine last looked; 0: none (receive threads). */
+    @SuppressWarnings("unused") // accessed through LATE_RTT
+    private volatile long lateRttNanos;
+    private long floorLoggedNanos = Long.MIN_VALUE / 2;
     /** Retransmits as of the last retransmit-storm check (engine thread). */
     private long retransmitsMark;
     private final PathEventLog log;
@@ -184,12 +221,83 @@ public final class Path
         return false;
     }
 
-    /** A command sent on this path timed out. Returns true if the path just went DOWN. */
+    /**
+     * Receive thread: a reply to a command of this path that had timed out came after all,
+     * {@code rttNanos} after that command was sent. The engine takes it at its next tick
+     * ({@link #onSpuriousTimeouts}). Any thread; no allocation, no lock.
+     */
+    void onLateReply(final long rttNanos)
+    {
+        long seen;
+        while (rttNanos > (seen = (long)LATE_RTT.getVolatile(this)))
+        {
+            if (LATE_RTT.compareAndSet(this, seen, rttNanos))
+            {
+                return;
+            }
+        }
+    }
+
+    /**
+     * Engine, once per tick: takes what {@link #onLateReply} reported. A timeout that was
+     * spurious raises the RTO floor, gives back half the window the run of timeouts began with
+     * and clears the run (the path answers); and a floor raised long ago relaxes.
+     *
+     * @return whether a spurious timeout was taken
+     */
+    boolean onSpuriousTimeouts(final long nowNanos)
+    {
+        final long late = (long)LATE_RTT.getAndSet(this, 0L);
+        if (late <= 0)
+        {
+            rtt.relax(nowNanos);
+            return false;
+        }
+        spuriousTimeouts = spuriousTimeouts + 1;
+        consecutiveTimeouts = 0;
+        window = Math.min(bufferCount, Math.max(window, windowBeforeTimeouts / 2));
+        ssthresh = Math.max(ssthresh, window);
+        if (rtt.raiseFloor(late, nowNanos) && nowNanos - floorLoggedNanos >= FLOOR_LOG_INTERVAL_NANOS)
+        {
+            floorLoggedNanos = nowNanos;
+            PathEventLog.LOG.info("{}: a reply came {} ms after its command was sent, after that command had timed out (the host or "
+                + "the target was busy, the network did not lose it); the RTO floor of this path is now {} ms (it relaxes after {} s "
+                + "without another)", log.name(), late / 1_000_000, rtt.floorNanos() / 1_000_000, RttEstimator.RELAX_SECONDS);
+        }
+        return true;
+    }
+
+    /** A command sent on this path just now timed out (tests: each call is a timeout event of its own). */
     boolean onTimeout(final int downAfterTimeouts, final long nowNanos, final long firstProbeNanos)
+    {
+        return onTimeout(downAfterTimeouts, nowNanos, firstProbeNanos, nowNanos);
+    }
+
+    /**
+     * A command sent on this path at {@code sentNanos} timed out. Returns true if the path just
+     * went DOWN.
+     *
+     * <p>Commands that were already in flight at the last timeout event belong to that event: a
+     * burst sent together and late together (a stalled host, a target that paused) is one event,
+     * as for TCP's retransmission timer, not one per command. Only the first timeout of an event
+     * halves ssthresh, collapses the window, doubles the RTO and counts towards
+     * {@code downAfterTimeouts}; so a path goes DOWN after that many timeouts of commands each sent
+     * after the one before had timed out, never because a full window timed out in one scan.
+     */
+    boolean onTimeout(final int downAfterTimeouts, final long nowNanos, final long firstProbeNanos, final long sentNanos)
     {
         inFlight--;
         timeouts = timeouts + 1;
-        consecutiveTimeouts++;
+        if (timeoutEventSeen && sentNanos - timeoutEventNanos < 0)
+        {
+            return false;  // in flight when the current event began: part of it
+        }
+        timeoutEventSeen = true;
+        timeoutEventNanos = nowNanos;
+        if (consecutiveTimeouts++ == 0)
+        {
+            windowBeforeTimeouts = window;
+        }
         ssthresh = Math.max(1, window / 2);
         window = 1;
         windowCredit = 0;
@@ -479,7 +587,7 @@ public final class Path
         return new PathStats(port.name(), new MacAddress(remoteMac).toString(), state, window, inFlight, bufferCount,
             maxSectors(), rtt.srttNanos() / 1000, rtt.rtoNanos() / 1000, framesSent, bytesSent, framesReceived, bytesReceived,
             retransmits, timeouts, maxSectorsSent, stateChanges, lastAnsweredMillisAgo(System.nanoTime()), idleProbesSent,
-            idleProbesLost, rttHistogram.snapshot());
+            idleProbesLost, spuriousTimeouts, rtt.floorNanos() / 1000, rttHistogram.snapshot());
     }
 
     @Override

@@ -73,6 +73,12 @@ final class PathEventLog
         this.name = device + " path " + label;
     }
 
+    /** "DEVICE path IF -> MAC", how this path's log lines begin. */
+    String name()
+    {
+        return name;
+    }
+
     /** {@code eth1 -> 02:00:00:00:00:02}: the path in log lines. */
     String label()
     {

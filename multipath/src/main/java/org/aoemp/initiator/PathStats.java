@@ -27,6 +27,10 @@ public record PathStats(
     long lastAnsweredMillisAgo,
     long idleProbesSent,
     long idleProbesLost,
+    /** Timeouts whose reply came after all (a busy host or target, not a lost frame); each raised the RTO floor. */
+    long spuriousTimeouts,
+    /** The RTO floor in force: the configured one, or higher after spurious timeouts. */
+    long rtoFloorMicros,
     RttHistogram.Snapshot rttHistogram)
 {
 }

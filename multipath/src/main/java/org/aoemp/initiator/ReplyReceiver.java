@@ -16,7 +16,9 @@ import org.jctools.queues.atomic.MpscAtomicArrayQueue;
  * thread wakes the engine once per batch of frames ({@link #wakeEngine}, from
  * {@link org.aoemp.transport.FrameHandler#onBatchEnd}), not per reply: the engine then takes the
  * batch's completions together and sends their successors in one {@code sendmmsg}.
- * Replies that lose (late, duplicated, from a stranger, truncated) are counted and dropped.
+ * Replies that lose (late, duplicated, from a stranger, truncated) are counted and dropped; a
+ * late one that answers a copy that timed out tells its path the timeout was spurious
+ * ({@link Slot#onReplyAfterTimeout}).
  *
  * <p>Threading: {@link #onAtaResponse} on the receive thread of any port, several at once; it
  * touches only the slot it wins. It allocates nothing, takes no lock and does not log.
@@ -55,6 +57,7 @@ final class ReplyReceiver
         final Slot s = slots.inFlightFor(tag);
         if (s == null)
         {
+            slots.onReplyAfterTimeout(tag, h.src(), System.nanoTime());
             counters.staleReply();
             return false;
         }
@@ -79,6 +82,7 @@ final class ReplyReceiver
         if (!s.claim(generation, Slot.INFLIGHT, Slot.RECEIVING))
         {
             s.onLateReply(generation);
+            s.onReplyAfterTimeout(generation, h.src(), System.nanoTime());
             counters.staleReply();
             return false;
         }

@@ -10,7 +10,7 @@ import org.slf4j.LoggerFactory;
 /**
  * The device's clock work, once per {@value #TICK_MILLIS} ms tick: commands past their deadline
  * are taken back ({@link Slot#recall}) and queued for retransmission, collapsing their path's
- * window and, after {@code downAfterTimeouts} in a row, taking the path DOWN; every command still
+ * window and, after {@code downAfterTimeouts} timeout events in a row ({@link Path#onTimeout(int, long, long, long)}), taking the path DOWN; every command still
  * in flight on a path that went DOWN (or whose link went down) is moved to the retry queue at
  * once (evacuation); a write sent again fences its range ({@link WriteFences}), since its earlier
  * copy may still land. It also keeps the time of the last progress and declares the device dead
@@ -266,7 +266,8 @@ final class RetransmitTimer
             retry.addLast(s);
             return true;
         }
-        if (p.onTimeout(options.downAfterTimeouts(), now, FIRST_PROBE_NANOS))
+        s.timedOut(p);
+        if (p.onTimeout(options.downAfterTimeouts(), now, FIRST_PROBE_NANOS, s.sentNanos))
         {
             evacuate(p);
         }

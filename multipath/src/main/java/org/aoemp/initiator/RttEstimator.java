@@ -12,6 +12,13 @@ package org.aoemp.initiator;
  * [floor, ceiling] rather than RFC 6298's 1 s minimum: the floor keeps a microsecond LAN from
  * retransmitting on a disk hiccup, the ceiling keeps failover prompt.
  *
+ * <p>The floor adapts to spurious timeouts: when the reply to a command that timed out arrives
+ * after all (the command was slow, not lost: a host or target busy for longer than the RTO), the
+ * floor rises to 1.5× that reply's round trip ({@link #raiseFloor}), at most to the ceiling; it
+ * halves back towards the configured floor every {@value #RELAX_SECONDS} s without another one
+ * ({@link #relax}). So a loaded host stops retransmitting (and collapsing windows, and taking
+ * paths DOWN) for delays that are its own, while a quiet LAN keeps the fast recovery of a low floor.
+ *
  * <p>Threading: written by the device's engine thread only (single writer); other threads may
  * read the last published values for monitoring.
  */
@@ -20,7 +27,14 @@ public final class RttEstimator
     /** G of RFC 6298: the clock granularity, one tick of {@link System#nanoTime}. */
     static final long CLOCK_GRANULARITY_NANOS = 1;
 
+    /** How long the raised floor holds before each halving. */
+    static final long RELAX_SECONDS = 10;
+    private static final long RELAX_NANOS = RELAX_SECONDS * 1_000_000_000L;
+
     private final long floorNanos;
+    /** The floor in force: {@link #floorNanos}, or higher after spurious timeouts. */
+    private volatile long adaptiveFloorNanos;
+    private long floorRaisedNanos;
     private final long ceilingNanos;
     private final long initialRtoNanos;
     private volatile long srttNanos;
@@ -35,6 +49,7 @@ public final class RttEstimator
             throw new IllegalArgumentException("need 0 < floor <= ceiling");
         }
         this.floorNanos = floorNanos;
+        this.adaptiveFloorNanos = floorNanos;
         this.ceilingNanos = ceilingNanos;
         this.initialRtoNanos = clamp(initialRtoNanos);
         reset();
@@ -73,9 +88,49 @@ public final class RttEstimator
         rtoNanos = clamp(rtoNanos * 2);
     }
 
+    /**
+     * A reply came {@code lateRttNanos} after its command was sent, after that command had timed
+     * out: raises the floor to 1.5× that (at most the ceiling) and the RTO with it.
+     *
+     * @return whether the floor rose
+     */
+    public boolean raiseFloor(final long lateRttNanos, final long nowNanos)
+    {
+        final long wanted = Math.min(ceilingNanos, lateRttNanos + (lateRttNanos >> 1));
+        floorRaisedNanos = nowNanos;
+        if (wanted <= adaptiveFloorNanos)
+        {
+            return false;
+        }
+        adaptiveFloorNanos = wanted;
+        rtoNanos = clamp(rtoNanos);
+        return true;
+    }
+
+    /** Halves a raised floor (towards the configured one) when it was last raised {@value #RELAX_SECONDS} s ago or more. */
+    public void relax(final long nowNanos)
+    {
+        final long raised = adaptiveFloorNanos;
+        if (raised > floorNanos && nowNanos - floorRaisedNanos >= RELAX_NANOS)
+        {
+            adaptiveFloorNanos = Math.max(floorNanos, raised >> 1);
+            floorRaisedNanos = nowNanos;
+            if (samples > 0 && rtoNanos <= raised)  // pinned at the old floor (not backed off): follow the estimate down
+            {
+                rtoNanos = clamp(srttNanos + Math.max(CLOCK_GRANULARITY_NANOS, 4 * rttvarNanos));
+            }
+        }
+    }
+
+    /** The floor in force now (the configured one, or higher after spurious timeouts). */
+    public long floorNanos()
+    {
+        return adaptiveFloorNanos;
+    }
+
     private long clamp(final long v)
     {
-        return Math.max(floorNanos, Math.min(ceilingNanos, v));
+        return Math.max(adaptiveFloorNanos, Math.min(ceilingNanos, v));
     }
 
     public long rtoNanos()

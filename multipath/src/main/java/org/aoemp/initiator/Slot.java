@@ -75,6 +75,13 @@ final class Slot
     volatile int watchTo;
     volatile boolean watchHit;
 
+    // The copy that timed out last, for telling a spurious timeout (its reply comes after all) from a
+    // lost frame; kept after the slot is given back (its generation is not reused for 16383 commands). The engine writes timedOutGeneration = -1, then the two fields, then the generation
+    // (a seqlock: a receive thread reads the generation, the fields, and the generation again).
+    volatile int timedOutGeneration = -1;
+    Path timedOutPath;
+    long timedOutSentNanos;
+
     /** Set by the send queue's consumer (sender thread or engine) to the state a frame was built for when the link refused it. */
     volatile long refusedStamp = -1;
 
@@ -149,7 +156,44 @@ final class Slot
         retries = 0;
         aoeError = 0;
         copyFailed = false;
+        // timedOut* stay: a late reply to the copy that timed out may come after its retransmission completed
         STATE.setRelease(this, pack(generation, HELD));
+    }
+
+    /**
+     * Engine, right after {@link #recall} for a timeout: remembers the copy that timed out (the
+     * generation before the recall, its path and send time), so its reply, if it comes after all,
+     * shows the timeout was spurious ({@link #onReplyAfterTimeout}).
+     */
+    void timedOut(final Path via)
+    {
+        timedOutGeneration = -1;
+        timedOutPath = via;
+        timedOutSentNanos = sentNanos;
+        timedOutGeneration = (generation - 1) & GENERATION_MASK;
+    }
+
+    /**
+     * Receive thread: a reply of generation {@code replyGeneration} from {@code src} lost (it came
+     * after its command was taken back). If it answers the copy that timed out last, from that
+     * copy's path's target, the timeout was spurious: the round trip goes to the path
+     * ({@link Path#onLateReply}). No allocation, no lock.
+     */
+    void onReplyAfterTimeout(final int replyGeneration, final long src, final long nowNanos)
+    {
+        final int g = timedOutGeneration;
+        if (g != replyGeneration)
+        {
+            return;
+        }
+        final Path p = timedOutPath;
+        final long sent = timedOutSentNanos;
+        VarHandle.acquireFence();
+        if (timedOutGeneration != g || p == null || p.remoteMac() != src)
+        {
+            return;
+        }
+        p.onLateReply(Math.max(1, nowNanos - sent));
     }
 
     /** Receive thread: a reply that lost (old generation); note it if it answers a watched copy. */

@@ -101,6 +101,20 @@ final class SlotTable
     }
 
     /**
+     * Any thread (the receive threads): a reply with {@code tag} from {@code src} found its command
+     * taken back; if it answers a copy that timed out, that timeout was spurious
+     * ({@link Slot#onReplyAfterTimeout}).
+     */
+    void onReplyAfterTimeout(final int tag, final long src, final long nowNanos)
+    {
+        final int index = Slot.indexOf(tag);
+        if (index < slots.length)
+        {
+            slots[index].onReplyAfterTimeout(Slot.generationOf(tag), src, nowNanos);
+        }
+    }
+
+    /**
      * Engine, after an engine error: the free list again from the slots' {@code busy} flags, in
      * index order, however a failed duty cycle left it.
      */

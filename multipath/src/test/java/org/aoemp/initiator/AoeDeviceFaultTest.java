@@ -251,6 +251,52 @@ class AoeDeviceFaultTest
         assertTrue(device.pathStats().get(0).retransmits() > 0);
     }
 
+    /** {@code fate} for the reply to the first read of sector {@code lba} (not 0: idle probes read sector 0), SEND for all else. */
+    private static ScriptedTarget.Script firstCopyOf(final long lba, final Fate fate)
+    {
+        final java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+        return (n, cmd, l, sectors) -> l == lba && (cmd == AtaHeader.ATA_READ || cmd == AtaHeader.ATA_READ_EXT)
+            && done.compareAndSet(false, true) ? fate : Fate.SEND;
+    }
+
+    @Test
+    void shouldRaiseTheRtoFloorWhenTheReplyToATimedOutCommandComesAfterAll() throws Exception
+    {
+        // floor 5 ms: a reply held back 150 ms makes its command time out, and then arrives
+        open(DeviceOptions.defaults().withRto(Duration.ofMillis(20), Duration.ofMillis(5), Duration.ofSeconds(2)));
+        final byte[] image = random(64 << 10, 21);
+        System.arraycopy(image, 0, target.disk(), 0, image.length);
+        target.script(firstCopyOf(8, Fate.delay(150)));
+        final ByteBuffer back = ByteBuffer.allocate(image.length);
+        device.readAsync(0, back).get(30, TimeUnit.SECONDS);
+        assertArrayEquals(image, back.array());
+        Await.until(Duration.ofSeconds(10), () -> device.pathStats().get(0).spuriousTimeouts() == 1,
+            () -> "the late reply was taken as a spurious timeout: " + device.pathStats().get(0));
+        final PathStats p = device.pathStats().get(0);
+        assertTrue(p.rtoFloorMicros() >= 225_000, "the floor is 1.5 x the late round trip (>= 150 ms): " + p);
+        assertTrue(p.rtoMicros() >= p.rtoFloorMicros(), "the RTO follows: " + p);
+        assertEquals(PathState.UP, p.state());
+
+        // the same hold-back again is now within the RTO: nothing is sent twice
+        final long retransmits = p.retransmits();
+        target.script(firstCopyOf(16, Fate.delay(150)));
+        device.readAsync(16 * 512, ByteBuffer.allocate(4096)).get(30, TimeUnit.SECONDS);
+        assertEquals(retransmits, device.pathStats().get(0).retransmits(), "no retransmission under the raised floor");
+    }
+
+    @Test
+    void shouldKeepTheRtoFloorWhenAReplyIsLostForGood() throws Exception
+    {
+        open(DeviceOptions.defaults().withRto(Duration.ofMillis(20), Duration.ofMillis(5), Duration.ofSeconds(2)));
+        target.script(firstCopyOf(8, Fate.DROP));
+        device.readAsync(0, ByteBuffer.allocate(64 << 10)).get(30, TimeUnit.SECONDS);
+        Thread.sleep(300);  // a late reply would have come by now; none will
+        final PathStats p = device.pathStats().get(0);
+        assertTrue(p.retransmits() >= 1, "the lost reply's command was sent again: " + p);
+        assertEquals(0, p.spuriousTimeouts(), "a lost frame is no spurious timeout: " + p);
+        assertEquals(5_000, p.rtoFloorMicros());
+    }
+
     @Test
     void shouldReorderRepliesWithoutMixingData() throws Exception
     {

@@ -109,7 +109,7 @@ class PathTest
         for (int i = 0; i < 2; i++)
         {
             p.onSend(0, 2, false);
-            assertFalse(p.onTimeout(3, i * MS, FIRST_PROBE));
+            assertFalse(p.onTimeout(3, (4 + i) * MS, FIRST_PROBE));
         }
         p.onSend(0, 2, false);
         assertTrue(p.onTimeout(3, 10 * MS, FIRST_PROBE), "the third in a row takes it down");
@@ -238,5 +238,96 @@ class PathTest
         p.onSend(0, 1, false);
         assertFalse(p.onIdleProbeLost(3, 7000 * MS, FIRST_PROBE), "a probe lost after the path went DOWN changes nothing");
         assertEquals(PathState.DOWN, p.state());
+    }
+
+    @Test
+    void shouldTakeASpuriousTimeoutAsAnAnswerRaisingTheFloorAndGivingBackHalfTheWindow()
+    {
+        final Path p = path(16);
+        for (int i = 0; i < 200; i++)
+        {
+            roundTrip(p, MS, i);
+        }
+        assertEquals(16, p.window());
+        p.onSend(1024, 2, false);
+        p.onSend(1024, 2, false);
+        assertFalse(p.onTimeout(3, 300, FIRST_PROBE));
+        assertFalse(p.onTimeout(3, 301, FIRST_PROBE));
+        assertEquals(1, p.window());
+        assertEquals(PathState.SUSPECT, p.state());
+        assertFalse(p.onSpuriousTimeouts(302), "nothing came late yet");
+
+        p.onLateReply(30 * MS);
+        p.onLateReply(50 * MS);
+        p.onLateReply(40 * MS);
+        assertTrue(p.onSpuriousTimeouts(303));
+        assertEquals(75 * MS, p.rtt().floorNanos(), "1.5 x the longest late round trip");
+        assertEquals(8, p.window(), "half the window of before the timeouts");
+        assertFalse(p.onSpuriousTimeouts(304), "taken once");
+        final PathStats stats = p.stats();
+        assertEquals(1, stats.spuriousTimeouts());
+        assertEquals(75_000, stats.rtoFloorMicros());
+
+        // the run of timeouts was cleared: two more do not take the path DOWN (three in a row would)
+        p.onSend(1024, 2, false);
+        p.onSend(1024, 2, false);
+        assertFalse(p.onTimeout(3, 305, FIRST_PROBE));
+        assertFalse(p.onTimeout(3, 306, FIRST_PROBE));
+        assertEquals(PathState.SUSPECT, p.state());
+    }
+
+    @Test
+    void shouldTakeAFullWindowTimingOutInOneScanAsOneTimeoutEvent()
+    {
+        final Path p = path(16);
+        for (int i = 0; i < 200; i++)
+        {
+            roundTrip(p, MS, i);
+        }
+        final long rto = p.rtt().rtoNanos();
+        final long sent = 1000 * MS;
+        for (int i = 0; i < 16; i++)
+        {
+            p.onSend(1024, 2, false);
+        }
+        final long late = sent + 500 * MS;
+        for (int i = 0; i < 16; i++)
+        {
+            assertFalse(p.onTimeout(3, late, FIRST_PROBE, sent), "one event never takes the path DOWN");
+        }
+        assertEquals(PathState.SUSPECT, p.state());
+        assertEquals(1, p.window());
+        assertEquals(2 * rto, p.rtt().rtoNanos(), "the RTO doubled once, not 16 times");
+        assertEquals(16, p.stats().timeouts(), "every command's timeout is counted");
+
+        // retransmissions sent after the event: each timing out is a new event; the third in a row takes it DOWN
+        p.onSend(1024, 2, true);
+        assertFalse(p.onTimeout(3, late + 100 * MS, FIRST_PROBE, late + 1));
+        p.onSend(1024, 2, true);
+        assertTrue(p.onTimeout(3, late + 300 * MS, FIRST_PROBE, late + 100 * MS + 1));
+        assertEquals(PathState.DOWN, p.state());
+    }
+
+    @Test
+    void shouldGrowBackFromHalfTheWindowAfterATimeoutEventNotFromOne()
+    {
+        final Path p = path(16);
+        for (int i = 0; i < 200; i++)
+        {
+            roundTrip(p, MS, i);
+        }
+        for (int i = 0; i < 16; i++)
+        {
+            p.onSend(1024, 2, false);
+        }
+        for (int i = 0; i < 16; i++)
+        {
+            p.onTimeout(3, 2000 * MS, FIRST_PROBE, 1000 * MS);
+        }
+        for (int i = 1; i <= 7; i++)
+        {
+            roundTrip(p, MS, 2000 * MS + i);
+        }
+        assertEquals(8, p.window(), "slow start up to ssthresh = 16 / 2, not to 1");
     }
 }

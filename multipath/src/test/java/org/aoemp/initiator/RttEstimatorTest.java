@@ -1,7 +1,9 @@
 package org.aoemp.initiator;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
 
@@ -106,5 +108,48 @@ class RttEstimatorTest
     {
         assertThrows(IllegalArgumentException.class, () -> new RttEstimator(1, 10, 5));
         assertThrows(IllegalArgumentException.class, () -> new RttEstimator(1, 0, 5));
+    }
+
+    @Test
+    void shouldRaiseTheFloorToOneAndAHalfTimesTheRoundTripOfALateReplyAndRelaxItByHalvesAfterTenQuietSeconds()
+    {
+        final RttEstimator rtt = new RttEstimator(200 * MS, 20 * MS, 2000 * MS);
+        for (int i = 0; i < 50; i++)
+        {
+            rtt.sample(MS);
+        }
+        assertEquals(20 * MS, rtt.rtoNanos(), "a 1 ms LAN sits on the floor");
+        assertTrue(rtt.raiseFloor(60 * MS, 0));
+        assertEquals(90 * MS, rtt.floorNanos());
+        assertEquals(90 * MS, rtt.rtoNanos(), "the RTO follows the floor at once");
+        assertFalse(rtt.raiseFloor(40 * MS, 5_000 * MS), "a smaller late round trip does not lower it");
+        rtt.relax(14_999 * MS);
+        assertEquals(90 * MS, rtt.floorNanos(), "the last spurious timeout, 5 s ago, resets the quiet time");
+        rtt.relax(15_000 * MS);
+        assertEquals(45 * MS, rtt.floorNanos(), "halved after 10 quiet seconds");
+        assertEquals(45 * MS, rtt.rtoNanos());
+        rtt.relax(25_000 * MS);
+        assertEquals(22_500_000, rtt.floorNanos());
+        rtt.relax(35_000 * MS);
+        assertEquals(20 * MS, rtt.floorNanos(), "never below the configured floor");
+        assertEquals(20 * MS, rtt.rtoNanos());
+    }
+
+    @Test
+    void shouldNeverRaiseTheFloorAboveTheCeilingNorUndoABackoffWhenRelaxing()
+    {
+        final RttEstimator rtt = new RttEstimator(200 * MS, 20 * MS, 500 * MS);
+        rtt.sample(MS);
+        rtt.raiseFloor(10_000 * MS, 0);
+        assertEquals(500 * MS, rtt.floorNanos());
+        assertEquals(500 * MS, rtt.rtoNanos());
+        final RttEstimator backedOff = new RttEstimator(200 * MS, 20 * MS, 2000 * MS);
+        backedOff.sample(MS);
+        backedOff.raiseFloor(100 * MS, 0);
+        backedOff.backoff();
+        assertEquals(300 * MS, backedOff.rtoNanos());
+        backedOff.relax(10_000 * MS);
+        assertEquals(75 * MS, backedOff.floorNanos());
+        assertEquals(300 * MS, backedOff.rtoNanos(), "a backed-off RTO waits for the next sample");
     }
 }

@@ -198,10 +198,17 @@ final class StatCommand implements Callable<Integer>
     static String pathLine(final String indent, final Map<?, ?> p)
     {
         return String.format(Locale.ROOT, "%s%-12s -> %s  %-7s window %s/%s  srtt %s us  rto %s us  frames %s/%s  bytes %s/%s  "
-            + "retransmits %s  timeouts %s  %s", indent, p.get("interface"), p.get("mac"), p.get("state"), p.get("window"),
+            + "retransmits %s  timeouts %s%s  %s", indent, p.get("interface"), p.get("mac"), p.get("state"), p.get("window"),
             p.get("bufferCount"), p.get("srttMicros"), p.get("rtoMicros"), p.get("framesSent"), p.get("framesReceived"),
             bytes(p.get("bytesSent")), bytes(p.get("bytesReceived")), p.get("retransmits"), p.get("timeouts"),
-            answered(p.get("lastAnsweredMillisAgo")));
+            spurious(p.get("spuriousTimeouts"), p.get("rtoFloorMicros")), answered(p.get("lastAnsweredMillisAgo")));
+    }
+
+    /** {@code " (3 spurious, rto floor 45000 us)"} when some timeouts were spurious, else nothing. */
+    static String spurious(final Object count, final Object floorMicros)
+    {
+        return count instanceof Number n && n.longValue() > 0
+            ? " (" + n + " spurious, rto floor " + floorMicros + " us)" : "";
     }
 
     /** {@code answered 0.3 s ago}, {@code never answered}, or {@code answered ?} from a session of an older aoe. */

@@ -87,6 +87,8 @@ final class Survey
         m.put("bytesReceived", p.bytesReceived());
         m.put("retransmits", p.retransmits());
         m.put("timeouts", p.timeouts());
+        m.put("spuriousTimeouts", p.spuriousTimeouts());
+        m.put("rtoFloorMicros", p.rtoFloorMicros());
         m.put("lastAnsweredMillisAgo", p.lastAnsweredMillisAgo());
         m.put("idleProbesSent", p.idleProbesSent());
         m.put("idleProbesLost", p.idleProbesLost());

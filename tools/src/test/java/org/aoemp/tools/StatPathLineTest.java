@@ -45,4 +45,23 @@ class StatPathLineTest
         assertEquals("answered 0.0 s ago", StatCommand.answered(0L));
         assertEquals("answered 2.5 s ago", StatCommand.answered(2500L));
     }
+
+    /** Timeouts whose replies came after all, and the RTO floor they raised, show only when there were some. */
+    @Test
+    void shouldShowSpuriousTimeoutsAndTheRaisedFloorOnlyWhenThereWereSome()
+    {
+        final Map<String, Object> p = new LinkedHashMap<>();
+        p.put("interface", "veth1");
+        p.put("mac", "5e:17:a5:20:05:ef");
+        p.put("state", "UP");
+        p.put("timeouts", 7);
+        p.put("spuriousTimeouts", 0L);
+        p.put("rtoFloorMicros", 20000L);
+        p.put("lastAnsweredMillisAgo", 0L);
+        assertEquals(true, StatCommand.pathLine("", p).contains("timeouts 7  answered"));
+        p.put("spuriousTimeouts", 3L);
+        p.put("rtoFloorMicros", 45000L);
+        assertEquals(true, StatCommand.pathLine("", p).contains("timeouts 7 (3 spurious, rto floor 45000 us)  answered"),
+            StatCommand.pathLine("", p));
+    }
 }

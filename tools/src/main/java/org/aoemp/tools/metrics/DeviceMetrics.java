@@ -105,6 +105,10 @@ public final class DeviceMetrics implements MultiCollector
         f.counter("aoe_path_received_bytes", "Data bytes received (read payloads).", path, p.bytesReceived());
         f.counter("aoe_path_retransmits", "Commands sent again after a timeout.", path, p.retransmits());
         f.counter("aoe_path_timeouts", "Commands that timed out on the path.", path, p.timeouts());
+        f.counter("aoe_path_spurious_timeouts", "Timeouts whose reply came after all (a busy host or target); each raises the "
+            + "path's RTO floor.", path, p.spuriousTimeouts());
+        f.gauge("aoe_path_rto_floor_seconds", "The RTO floor in force (raised after spurious timeouts).", path,
+            p.rtoFloorMicros() / 1e6);
         f.counter("aoe_path_state_changes", "Changes of the path's state.", path, p.stateChanges());
     }
 }
