@@ -92,7 +92,10 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
     private final Runnable serverWake = this::serverWake;
     private ChannelHandlerContext ctx;
     private EventExecutor loop;
+    /** The next tick of the timeout sweep, or null while it is stopped (nothing outstanding). */
     private ScheduledFuture<?> sweep;
+    private long sweepPeriodNanos;
+    private final Runnable sweepTick = this::sweepTick;
     /** Requests at the device and not timed out, oldest first (they share one timeout, so also by deadline). */
     private Operation oldest;
     private Operation newest;
@@ -126,14 +129,48 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
         counters.connectionOpened();
         counted = true;
         budget.onServerRelease(() -> execute(serverWake));
-        final long period = Math.clamp(requestTimeoutNanos / 4, TimeUnit.MILLISECONDS.toNanos(10), TimeUnit.SECONDS.toNanos(1));
-        sweep = loop.scheduleAtFixedRate(this::expire, period, period, TimeUnit.NANOSECONDS);
+        sweepPeriodNanos = Math.clamp(requestTimeoutNanos / 4, TimeUnit.MILLISECONDS.toNanos(10), TimeUnit.SECONDS.toNanos(1));
+    }
+
+    /**
+     * On the event loop, when a request arrives: starts the timeout sweep unless it runs. It runs
+     * while requests or replies are outstanding and stops at the first tick that finds neither, so
+     * an idle connection costs no wake-up (one schedule per busy spell, not one per request).
+     */
+    private void armSweep()
+    {
+        if (sweep == null)
+        {
+            replyProgress = false;
+            replyProgressNanos = System.nanoTime();
+            sweep = loop.schedule(sweepTick, sweepPeriodNanos, TimeUnit.NANOSECONDS);
+        }
+    }
+
+    private void sweepTick()
+    {
+        sweep = null;
+        expire();
+        if (oldest != null || repliesPending > 0)  // also while closing: a drain waits for timeouts too
+        {
+            sweep = loop.schedule(sweepTick, sweepPeriodNanos, TimeUnit.NANOSECONDS);
+        }
+    }
+
+    private void cancelSweep()
+    {
+        final ScheduledFuture<?> s = sweep;
+        sweep = null;
+        if (s != null)
+        {
+            s.cancel(false);
+        }
     }
 
     @Override
     public void handlerRemoved(final ChannelHandlerContext ctx)
     {
-        sweep.cancel(false);
+        cancelSweep();
         connectionGone();
     }
 
@@ -243,6 +280,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
         awaitingReply++;
         op.startNanos = System.nanoTime();
         link(op);
+        armSweep();
         return op;
     }
 
@@ -443,6 +481,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
     private void replyWithoutData(final long cookie, final int errno)
     {
         repliesPending++;
+        armSweep();
         ctx.writeAndFlush(emptyReply(cookie, errno), ctx.newPromise().addListener(slotWritten));
     }
 
@@ -495,7 +534,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter
     @Override
     public void channelInactive(final ChannelHandlerContext ctx) throws Exception
     {
-        sweep.cancel(false);
+        cancelSweep();
         if (awaitingReply > 0)
         {
             LOG.debug("{}: connection lost with {} requests in flight on '{}'; their results will be dropped",
