@@ -331,4 +331,4 @@ print("Ratios are the median over the rounds of each round's figure divided by n
 EOF
 echo
 echo "Reproduce: \`bench/nbd-fio.sh\` as root from the repository root (needs fio, nbdkit, python3; builds" \
-     "\`tools/target/aoe.jar\` if needed; \`--quick\` for a smoke run; ROUNDS, RUNTIME, RAMP, SIZE, AOE_TARGET=aoe|vblade; BASELINE_JAR=old.jar adds the same build before a change, side by side)."
+     "\`tools/target/aoe.jar\` if needed; \`--quick\` for a smoke run; ROUNDS, RUNTIME, RAMP, SIZE, AOE_TARGET=aoe|vblade; BASELINE_JAR=old.jar adds the same build before a change, side by side; TARGET_OPTS and BASELINE_TARGET_OPTS add target options such as `-b 16`)."
