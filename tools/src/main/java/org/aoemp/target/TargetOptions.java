@@ -47,12 +47,8 @@ public record TargetOptions(
     String configString,
     boolean direct)
 {
-    /**
-     * The default buffer count: 64 (vblade's is 16). Large reads over jumbo frames are bound by the
-     * commands in flight; 64 gave 1.21x the 1 MiB read throughput of 16 side by side, with 4 KiB
-     * I/O unchanged (docs/results.md, issue 14), and 64 is the Linux aoe driver's window cap.
-     */
-    public static final int DEFAULT_BUFFER_COUNT = 64;
+    /** vblade's default buffer count. */
+    public static final int DEFAULT_BUFFER_COUNT = 16;
     /** Each buffer has a thread of its own (per NIC), so the count is bounded well below the 16-bit field. */
     public static final int MAX_BUFFER_COUNT = 1024;
 

@@ -176,7 +176,7 @@ class AoeTargetProtocolTest
             assertEquals(AoeHeader.VERSION, h.version());
             assertFalse(h.isError());
             final ConfigHeader c = new ConfigHeader().wrap(f, 0);
-            assertEquals(64, c.bufferCount());
+            assertEquals(16, c.bufferCount());
             assertEquals(AoeTarget.FIRMWARE_VERSION, c.firmwareVersion());
             assertEquals(2, c.sectorCount(), "(1500 - 36) / 512");
             assertEquals(AoeHeader.VERSION, c.aoeVersion());
@@ -224,7 +224,7 @@ class AoeTargetProtocolTest
         final ByteBuffer f = a.request(TARGET_MAC, 0xFFFF, 0xFF, AoeHeader.CMD_CONFIG, tag);
         a.send(f, AoeHeader.LENGTH);
         final ByteBuffer reply = a.reply(tag);
-        assertEquals(64, new ConfigHeader().wrap(reply, 0).bufferCount());
+        assertEquals(16, new ConfigHeader().wrap(reply, 0).bufferCount());
     }
 
     @Test
